@@ -1,0 +1,26 @@
+"""The FastAPI application (OpenAPI at /docs)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+import siyu
+from siyu.api.routes import router
+from siyu.runtime import Runtime
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """An API serving `runtime`'s store."""
+    app = FastAPI(
+        title="siyu API",
+        version=siyu.__version__,
+        description="siyu (私域): customer data, OneID and profiles.",
+    )
+    app.state.runtime = runtime
+    app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

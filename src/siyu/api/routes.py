@@ -1,0 +1,155 @@
+"""REST API v1: thin handlers, each calling one service function."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from siyu import identity, ingest, profiles
+from siyu.api.deps import CallerDep, SessionDep, WriterDep
+
+router = APIRouter(prefix="/api/v1")
+
+
+class RecordsBatch(BaseModel):
+    # Size is checked in the handler: a 422 would echo the whole batch (personal data) back.
+    records: list[dict[str, Any]]
+
+
+class RecordsResponse(BaseModel):
+    accepted: int
+    quarantined: int
+    results: list[ingest.RecordResult]
+
+
+class DetachRequest(BaseModel):
+    kind: str
+    source: str
+    record_id: str
+    reason: str = Field(min_length=1)
+
+
+@router.post("/records")
+def post_records(
+    session: SessionDep,
+    caller: WriterDep,
+    batch: Annotated[RecordsBatch | list[dict[str, Any]], Body()],
+) -> RecordsResponse:
+    """Import up to 1,000 canonical records; one result per record, idempotent."""
+    items = batch.records if isinstance(batch, RecordsBatch) else batch
+    if len(items) > ingest.MAX_API_BATCH:
+        raise HTTPException(
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            f"at most {ingest.MAX_API_BATCH} records per request",
+        )
+    report, results = ingest.ingest_records(
+        session=session, tenant=caller.tenant, items=items, origin="api:/records"
+    )
+    return RecordsResponse(
+        accepted=report.accepted, quarantined=report.quarantined, results=results
+    )
+
+
+@router.post("/events", response_model=ingest.RecordResult)
+def post_event(
+    session: SessionDep, caller: WriterDep, event: Annotated[dict[str, Any], Body()]
+) -> Any:
+    """Import one event; a rejected event answers 422 and is kept in quarantine."""
+    event.setdefault("kind", "event")
+    if event["kind"] != "event":
+        raise HTTPException(422, "kind must be 'event'")
+    _, results = ingest.ingest_records(
+        session=session, tenant=caller.tenant, items=[event], origin="api:/events"
+    )
+    result = results[0]
+    if result.status == "quarantined":
+        return JSONResponse(result.model_dump(mode="json"), 422)
+    return result
+
+
+@router.get("/persons")
+def search_persons(
+    session: SessionDep, caller: CallerDep, q: Annotated[str, Query(min_length=1)]
+) -> list[profiles.PersonSummary]:
+    """Find persons by phone, name, OneID or any identifier."""
+    return profiles.search_persons(session=session, tenant=caller.tenant, query=q)
+
+
+@router.get("/persons/{oneid}")
+def get_person(session: SessionDep, caller: CallerDep, oneid: str) -> profiles.PersonView:
+    """The 360° view of a person; retired OneIDs answer with their successor."""
+    try:
+        return profiles.get_person(session=session, tenant=caller.tenant, oneid=oneid)
+    except identity.IdentityError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+
+
+@router.get("/persons/{oneid}/explain")
+def explain_person(
+    session: SessionDep, caller: CallerDep, oneid: str
+) -> identity.PersonExplanation:
+    """Records, identifiers and merge history of a person, and why they joined."""
+    try:
+        return identity.explain_person(session=session, tenant=caller.tenant, oneid=oneid)
+    except identity.IdentityError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+
+
+@router.post("/identity/detach")
+def detach(session: SessionDep, caller: WriterDep, body: DetachRequest) -> identity.DetachResult:
+    """Split a record off its person (unmerge)."""
+    try:
+        result = identity.detach_record(
+            session=session,
+            tenant=caller.tenant,
+            kind=body.kind,
+            source=body.source,
+            record_id=body.record_id,
+            actor=f"api:{caller.role}",
+            reason=body.reason,
+        )
+    except identity.IdentityError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    session.commit()
+    return result
+
+
+@router.get("/identity/blocked")
+def blocked(session: SessionDep, caller: CallerDep) -> list[identity.BlockedView]:
+    """Merges the guards refused, for review."""
+    return identity.list_blocked(session=session, tenant=caller.tenant)
+
+
+@router.get("/identity-map")
+def identity_map(session: SessionDep, caller: CallerDep) -> StreamingResponse:
+    """`kind,source,record_id,oneid` for every ingested record, as CSV."""
+
+    def rows() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["kind", "source", "record_id", "oneid"])
+        for number, row in enumerate(
+            identity.iter_identity_map(session=session, tenant=caller.tenant)
+        ):
+            writer.writerow(row)
+            if number % 5000 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return StreamingResponse(rows(), media_type="text/csv")
+
+
+@router.get("/quarantine")
+def quarantine(
+    session: SessionDep, caller: CallerDep, status_: Annotated[str, Query(alias="status")] = "open"
+) -> list[ingest.QuarantineEntry]:
+    """Quarantined records with file, line, field and reason."""
+    return ingest.list_quarantine(session=session, tenant=caller.tenant, status=status_)

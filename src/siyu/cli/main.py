@@ -1,0 +1,43 @@
+"""The `siyu` command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from siyu.cli import admin, bench, demo
+from siyu.cli import ingest as ingest_cli
+from siyu.cli import person as person_cli
+from siyu.cli.common import options
+
+app = typer.Typer(
+    name="siyu",
+    help="siyu (私域): customer data, OneID, profiles for a brand's private domain.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+
+@app.callback()
+def main(
+    db: Annotated[
+        str | None, typer.Option("--db", help="store URL (default SIYU_DATABASE_URL or ./siyu.db)")
+    ] = None,
+    tenant: Annotated[str | None, typer.Option(help="tenant name (default: default)")] = None,
+) -> None:
+    """Global options."""
+    options.database_url = db
+    options.tenant = tenant
+
+
+app.command("ingest")(ingest_cli.ingest_command)
+app.add_typer(ingest_cli.quarantine_app, name="quarantine")
+app.add_typer(ingest_cli.export_app, name="export")
+app.add_typer(person_cli.identity_app, name="identity")
+app.add_typer(person_cli.person_app, name="person")
+app.add_typer(admin.apikey_app, name="apikey")
+app.command("serve")(admin.serve)
+app.command("migrate")(admin.migrate)
+app.command("demo")(demo.demo)
+app.add_typer(bench.bench_app, name="bench")

@@ -1,0 +1,174 @@
+"""`siyu identity ...` and `siyu person ...`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from siyu import identity, profiles
+from siyu.cli.common import console, fail, options, print_json, runtime
+
+identity_app = typer.Typer(help="OneID: explain, detach, blocked merges.", no_args_is_help=True)
+person_app = typer.Typer(help="Look persons up.", no_args_is_help=True)
+
+
+@identity_app.command("explain")
+def explain(oneid: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show a person's records, identifiers and merge history, and why they joined."""
+    rt = runtime()
+    with rt.session() as session:
+        try:
+            found = identity.explain_person(
+                session=session, tenant=rt.tenant(session, options.tenant), oneid=oneid
+            )
+        except identity.IdentityError as error:
+            fail(str(error))
+            return
+    if as_json:
+        print_json(found)
+        return
+    console.print(f"[bold]OneID {found.oneid}[/bold]")
+    if found.requested != found.oneid:
+        console.print(f"({found.requested} was merged into it)")
+    if found.retired_oneids:
+        console.print("retired OneIDs resolving here: " + ", ".join(found.retired_oneids))
+    records = Table("seq", "kind", "source", "record", title="records")
+    for r in found.records:
+        records.add_row(str(r.seq), r.kind, r.source, r.record_id)
+    console.print(records)
+    ids = Table("type", "value", "strength", title="identifiers")
+    for i in found.identifiers:
+        ids.add_row(i.id_type, i.value, i.strength)
+    console.print(ids)
+    console.print("[bold]why these records are one person[/bold]")
+    for line in found.why or ["a single record: nothing joined"]:
+        console.print(f"  • {line}")
+    if found.changes:
+        history = Table("at", "action", "kept", "retired", "identifier", "record", title="history")
+        for c in found.changes:
+            history.add_row(
+                c.at.isoformat(timespec="seconds"),
+                c.action,
+                c.kept_oneid,
+                c.retired_oneid or "",
+                c.identifier or "",
+                c.record or "",
+            )
+        console.print(history)
+    for b in found.blocked:
+        console.print(f"  [yellow]blocked[/yellow] {b.record} ↔ {b.other_oneid}: {b.guard}")
+
+
+@identity_app.command("detach")
+def detach(
+    kind: str,
+    source: str,
+    record_id: str,
+    reason: Annotated[str, typer.Option(help="why (kept in the history)")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Split a record off its person (unmerge); it never rejoins them."""
+    rt = runtime()
+    with rt.session() as session:
+        try:
+            result = identity.detach_record(
+                session=session,
+                tenant=rt.tenant(session, options.tenant),
+                kind=kind,
+                source=source,
+                record_id=record_id,
+                actor="cli",
+                reason=reason,
+            )
+        except identity.IdentityError as error:
+            fail(str(error))
+            return
+        session.commit()
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"{kind} {source}/{record_id}: {result.old_oneid} → {result.new_oneid}")
+
+
+@identity_app.command("blocked")
+def blocked(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Merges the guards refused, for review."""
+    rt = runtime()
+    with rt.session() as session:
+        rows = identity.list_blocked(session=session, tenant=rt.tenant(session, options.tenant))
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "record", "person", "kept apart from", "identifier", "guard")
+    for b in rows:
+        table.add_row(str(b.id), b.record or "", b.oneid, b.other_oneid, b.identifier, b.guard)
+    console.print(table)
+
+
+@person_app.command("show")
+def show(oneid: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The 360° view of a person."""
+    rt = runtime()
+    with rt.session() as session:
+        try:
+            view = profiles.get_person(
+                session=session, tenant=rt.tenant(session, options.tenant), oneid=oneid
+            )
+        except identity.IdentityError as error:
+            fail(str(error))
+            return
+    if as_json:
+        print_json(view)
+        return
+    console.print(f"[bold]{view.attributes.get('name', '(no name)')}[/bold]  OneID {view.oneid}")
+    attrs = Table(show_header=False, title="attributes")
+    for key, value in view.attributes.items():
+        attrs.add_row(key, str(value), view.attribute_sources.get(key, ""))
+    console.print(attrs)
+    t = view.traits
+    console.print(
+        f"orders {t.order_count} · net paid ¥{t.net_paid} · AOV ¥{t.aov or '-'} · "
+        f"first {t.first_order_at or '-'} · last {t.last_order_at or '-'} · "
+        f"channels {', '.join(t.channels) or '-'}"
+    )
+    consent = ", ".join(f"{k}={'-' if v is None else v}" for k, v in view.consent.items())
+    console.print(f"consent: {consent}")
+    records = Table("source", "external id", "name", "identifiers", title="source records")
+    for r in view.records:
+        ids = ", ".join(f"{k}={v}" for k, v in r.identifiers.items())
+        records.add_row(r.source, r.external_id, r.name or "", ids)
+    console.print(records)
+    orders = Table("created", "source", "order", "status", "paid", "refunded", title="orders")
+    for o in view.orders[:20]:
+        orders.add_row(
+            o.created_at.isoformat(timespec="minutes"),
+            o.source,
+            o.order_id,
+            o.status,
+            str(o.paid_amount),
+            str(o.refunded_amount),
+        )
+    console.print(orders)
+    events = Table("at", "source", "type", title="latest events")
+    for e in view.events[:10]:
+        events.add_row(e.occurred_at.isoformat(timespec="minutes"), e.source, e.type)
+    console.print(events)
+
+
+@person_app.command("search")
+def search(query: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Find persons by phone, name, OneID or any identifier."""
+    rt = runtime()
+    with rt.session() as session:
+        found = profiles.search_persons(
+            session=session, tenant=rt.tenant(session, options.tenant), query=query
+        )
+    if as_json:
+        print_json(found)
+        return
+    table = Table("OneID", "name", "phone", "sources")
+    for p in found:
+        table.add_row(p.oneid, p.name or "", p.phone or "", ", ".join(p.sources))
+    console.print(table)

@@ -1,0 +1,25 @@
+"""Runtime configuration from `SIYU_*` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Process-wide settings; per-tenant rules live in the store, not here."""
+
+    model_config = SettingsConfigDict(env_prefix="SIYU_", extra="ignore")
+
+    database_url: str = "sqlite:///./siyu.db"
+    default_tenant: str = "default"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    # Records per store transaction during bulk import: large enough to amortise commits,
+    # small enough that a crash re-imports little and memory stays flat.
+    ingest_batch_size: int = 5000
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with explicit overrides (e.g. `--db`) winning."""
+    values = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**values)  # type: ignore[arg-type]

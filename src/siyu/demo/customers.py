@@ -1,0 +1,148 @@
+"""Customer records: one person as one source knows them, with each platform's gaps."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from siyu.demo.catalog import MEMBER_LEVELS, NICKNAMES, TYPO_CHARS
+from siyu.demo.context import DAY, Context, masked, sha256_hex
+from siyu.demo.people import Person, token
+
+# The brand's WeChat mini-program app id and WeCom corp id (scopes of openid / external_userid).
+WX_APPID: Final = "wx8f3a1c2b9d4e6f70"
+WECOM_CORPID: Final = "ww5e2d7c1a9b3f4e60"
+
+_PREFIX: Final = {"tmall": "TM", "jd": "JD", "douyin": "DY", "wechat_mp": "MP", "pos": "PC"}
+# Share of records of a source carrying name, gender, birthday, province/city, address.
+_SHOWN: Final = {
+    "tmall": (0.4, 0.6, 0.3, 0.9, 0.0),
+    "jd": (0.5, 0.5, 0.2, 0.8, 0.3),
+    "douyin": (0.0, 0.7, 0.0, 0.7, 0.0),
+    "wechat_mp": (0.6, 0.8, 0.6, 0.8, 0.5),
+    "pos": (0.95, 0.95, 0.7, 1.0, 0.4),
+    "wecom": (0.4, 0.9, 0.0, 0.5, 0.0),
+}
+_EMAIL_SHARE: Final = {"jd": 0.25, "wechat_mp": 0.15, "pos": 0.1}
+
+
+def external_id(ctx: Context, source: str) -> str:
+    """A new external_id, unique within `source`."""
+    if source == "wecom":
+        # WeCom's external_userid is the record's own id there.
+        return "wm" + token(ctx.rng, 22)[:30]
+    return _PREFIX[source] + ctx.serial("customer:" + source, 10)
+
+
+def _typo(ctx: Context, name: str) -> str:
+    pos = ctx.rng.randrange(len(name))
+    swap = TYPO_CHARS.get(name[pos]) or ctx.rng.choice("丽芳敏静婷伟")
+    return name[:pos] + swap + name[pos + 1 :]
+
+
+def write_customer(
+    ctx: Context,
+    p: Person,
+    *,
+    source: str,
+    ext: str,
+    first_seen: int | None,
+    phone: str,
+    typo: bool,
+    device: bool,
+) -> None:
+    """Write the customer record of `p` in `source` and its truth row."""
+    rng = ctx.rng
+    r = rng.random
+    rec: dict[str, Any] = {"kind": "customer", "source": source, "external_id": ext}
+    ids: dict[str, str] = {}
+    attrs: dict[str, Any] = {}
+    consent: dict[str, bool] | None = None
+    home_store = False
+    # A second phone or a typo is only noise if it is actually written out.
+    second_phone = phone != p.phone
+    if source == "tmall":
+        # Tmall never hands out raw phones to brands, only a hash of them.
+        ids["tmall_ouid"] = "AA" + token(rng, 16)[:22]
+        if second_phone or r() < 0.7:
+            ids["phone_sha256"] = sha256_hex(phone)
+        if r() < 0.5:
+            attrs["member_grade"] = rng.randint(1, 3)
+    elif source == "jd":
+        ids["jd_pin"] = f"{rng.getrandbits(128):032x}"
+        if second_phone or r() < 0.4:
+            ids["phone"] = ctx.raw_phone(phone)
+    elif source == "douyin":
+        # Douyin shows only a masked phone: a matching hint, not an identifier.
+        ids["douyin_openid"] = "_000" + token(rng, 24)
+        attrs["nickname"] = rng.choice(NICKNAMES) + str(rng.randrange(100, 9999))
+        if r() < 0.9:
+            attrs["masked_phone"] = masked(phone)
+    elif source == "wechat_mp":
+        ids["wechat_openid"] = f"{WX_APPID}/o{token(rng, 20)[:27]}"
+        if r() < 0.6:
+            ids["wechat_unionid"] = p.unionid
+        if second_phone or r() < 0.75:
+            ids["phone"] = ctx.raw_phone(phone)
+        if r() < 0.7:
+            ids["member_no"] = p.member_no
+        attrs["nickname"] = rng.choice(NICKNAMES)
+        if r() < 0.6:
+            consent = {"sms": r() < 0.6, "wechat": r() < 0.8}
+    elif source == "pos":
+        if r() < 0.8:
+            # Cashiers sometimes type the card number in lower case with a stray space.
+            ids["member_no"] = p.member_no if r() >= 0.005 else f" {p.member_no.lower()}"
+        if second_phone or r() < 0.85:
+            ids["phone"] = ctx.raw_phone(phone)
+        home_store = True
+        attrs["member_level"] = MEMBER_LEVELS[min(3, int(r() * r() * 4))]
+        if r() < 0.7:
+            consent = {"sms": r() < 0.7, "email": r() < 0.2, "wecom": r() < 0.6}
+    else:  # wecom: a contact a guide added
+        ids["wecom_external_userid"] = f"{WECOM_CORPID}/{ext}"
+        if r() < 0.8:
+            ids["wechat_unionid"] = p.unionid
+        home_store = True
+        attrs["remark"] = p.family + ("女士" if p.gender == "f" else "先生")
+        attrs["add_way"] = rng.choice(("qrcode", "search_phone", "card_share", "channel_code"))
+        if r() < 0.9:
+            consent = {"wecom": True}
+    if p.email is not None and r() < _EMAIL_SHARE.get(source, 0.0):
+        email = p.email
+        if r() < 0.005:
+            email = f" {''.join(c.upper() if r() < 0.5 else c for c in email)} "
+        ids["email"] = email
+    if device:
+        ids["device_id"] = p.device
+    rec["identifiers"] = ids
+    show_name, show_gender, show_birthday, show_geo, show_address = _SHOWN[source]
+    if typo:
+        rec["name"] = _typo(ctx, p.family + p.given)
+    elif r() < show_name:
+        rec["name"] = p.family + p.given
+    if r() < show_gender:
+        rec["gender"] = p.gender
+    if p.birthday is not None and r() < show_birthday:
+        rec["birthday"] = p.birthday
+    if r() < show_geo:
+        rec["province"] = p.city.province
+        rec["city"] = p.city.city
+        if r() < 0.7:
+            rec["district"] = p.district
+        if r() < show_address:
+            rec["address"] = p.address
+            rec["postal_code"] = p.city.postal_code
+    if home_store:
+        rec["store_id"] = p.store.store_id
+        rec["staff_id"] = p.guide
+    # Registration precedes the first order or event this source saw.
+    registered = ctx.now - rng.randrange(DAY, 4 * 365 * DAY)
+    if first_seen is not None:
+        registered = min(registered, first_seen - rng.randrange(600, 60 * DAY))
+    rec["registered_at"] = ctx.clock.iso(registered)
+    if consent is not None:
+        rec["consent"] = consent
+    if attrs:
+        rec["attributes"] = attrs
+    ctx.write("customer", rec)
+    ctx.truth("customer", source, ext, p)

@@ -1,0 +1,79 @@
+"""Identity contracts: what resolution takes and reports, explanations, the identity map."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from siyu.identity.resolver import Key
+
+
+class RecordIdentity(BaseModel):
+    """A record to resolve: which record it is and its normalised matching keys."""
+
+    kind: str
+    source: str
+    record_id: str
+    keys: tuple[Key, ...]
+
+
+class ResolveReport(BaseModel):
+    oneids: list[str] = Field(default_factory=list)  # one per input record, in order
+    new_persons: int = 0
+    merges: int = 0
+    blocked: int = 0
+    relinked: int = 0  # existing records whose identifiers changed
+
+
+class RecordRef(BaseModel):
+    kind: str
+    source: str
+    record_id: str
+    seq: int
+
+
+class IdentifierView(BaseModel):
+    id_type: str
+    value: str
+    strength: str  # strong | weak
+
+
+class ChangeView(BaseModel):
+    action: str
+    kept_oneid: str
+    retired_oneid: str | None
+    identifier: str | None
+    record: str | None
+    actor: str
+    at: datetime
+    detail: dict[str, object] = Field(default_factory=dict)
+
+
+class BlockedView(BaseModel):
+    id: int
+    record: str | None
+    oneid: str
+    other_oneid: str
+    identifier: str
+    guard: str
+    status: str
+    at: datetime
+
+
+class PersonExplanation(BaseModel):
+    oneid: str
+    requested: str  # the OneID asked about (may be retired)
+    retired_oneids: list[str]
+    records: list[RecordRef]
+    identifiers: list[IdentifierView]
+    changes: list[ChangeView]
+    blocked: list[BlockedView]
+    why: list[str]  # plain sentences: which identifier joined which records
+
+
+class DetachResult(BaseModel):
+    record: RecordRef
+    old_oneid: str
+    new_oneid: str
+    persons: dict[str, int]  # resulting persons in the affected area -> record counts

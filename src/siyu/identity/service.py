@@ -1,0 +1,576 @@
+"""OneID use cases: resolve arriving records, detach (unmerge), explain, look persons up."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from siyu.identity import state
+from siyu.identity.identifiers import SOURCE_CUSTOMER, normalize_identifiers
+from siyu.identity.models import (
+    BlockedMerge,
+    CannotLink,
+    IdentityChange,
+    IdentityLink,
+    Person,
+    StrongIdentifier,
+    WeakIdentifier,
+)
+from siyu.identity.oneid import new_oneid
+from siyu.identity.resolver import Incoming, Key, Resolver
+from siyu.identity.schemas import (
+    BlockedView,
+    ChangeView,
+    DetachResult,
+    IdentifierView,
+    PersonExplanation,
+    RecordIdentity,
+    RecordRef,
+    ResolveReport,
+)
+from siyu.store.base import table, utcnow
+from siyu.tenants.schemas import TenantContext
+
+REPLAY_LIMIT = 50_000  # links; beyond this an online replay is a batch job (identity rebuild)
+
+
+class IdentityError(LookupError):
+    """An identity operation that cannot be done; the message says why."""
+
+
+def resolve_records(
+    *, session: Session, tenant: TenantContext, records: Sequence[RecordIdentity]
+) -> ResolveReport:
+    """Link arriving records to persons (OneIDs), merging persons they connect."""
+    state.lock_tenant(session, tenant.id)
+    refs = [(r.kind, r.source, r.record_id) for r in records]
+    existing = state.load_links(session, tenant.id, refs)
+    report = ResolveReport()
+    fresh: dict[tuple[str, str, str], RecordIdentity] = {}
+    changed: dict[tuple[str, str, str], RecordIdentity] = {}
+    for ref, record in zip(refs, records, strict=True):
+        row = existing.get(ref)
+        if row is None:
+            if ref in fresh and set(fresh[ref].keys) != set(record.keys):
+                changed[ref] = record  # same record twice in one batch: the later wins
+            else:
+                fresh[ref] = record
+        elif {tuple(k) for k in row.keys} != set(record.keys):
+            changed[ref] = record
+    resolver = Resolver(rules=tenant.settings.identity, new_oneid=new_oneid)
+    state.load_into(resolver, session, tenant.id, (k for r in fresh.values() for k in r.keys))
+    seqs = state.allocate_seqs(session, len(fresh))
+    links = []
+    for seq, (ref, record) in zip(seqs, fresh.items(), strict=True):
+        oneid = resolver.add(Incoming(seq, record.kind, record.keys))
+        links.append((seq, *ref, oneid, [list(k) for k in record.keys]))
+    state.write_new_links(session, tenant.id, resolver, links)
+    oneid_of = {(kind, source, rid): resolver.current(o) for _s, kind, source, rid, o, _ in links}
+    for ref, record in changed.items():
+        oneid_of[ref] = _relink(session, tenant, ref, record.keys)
+    if changed:  # a replay may move records resolved before it: read the final links back
+        oneid_of = {
+            ref: row.oneid for ref, row in state.load_links(session, tenant.id, refs).items()
+        }
+    report.relinked = len(changed)
+    report.new_persons = sum(1 for o in resolver.created if o not in resolver.retired)
+    report.merges = len(resolver.merges)
+    report.blocked = len(resolver.blocked)
+    # Known records keep their person, which a merge in this batch may have retired.
+    report.oneids = [
+        oneid_of[ref] if ref in oneid_of else resolver.current(existing[ref].oneid) for ref in refs
+    ]
+    return report
+
+
+def _relink(
+    session: Session, tenant: TenantContext, ref: tuple[str, str, str], keys: tuple[Key, ...]
+) -> str:
+    """A known record's identifiers changed: update it and replay its neighbourhood."""
+    kind, source, record_id = ref
+    link = session.execute(
+        select(IdentityLink.seq, IdentityLink.oneid).where(
+            IdentityLink.tenant_id == tenant.id,
+            IdentityLink.kind == kind,
+            IdentityLink.source == source,
+            IdentityLink.record_id == record_id,
+        )
+    ).one()
+    session.execute(
+        update(IdentityLink)
+        .where(IdentityLink.seq == link.seq)
+        .values(keys=[list(k) for k in keys])
+    )
+    seeds = {link.oneid} | _holders(session, tenant, keys)
+    return _replay(session, tenant, seeds, actor="import")[link.seq]
+
+
+def _holders(session: Session, tenant: TenantContext, keys: Sequence[Key]) -> set[str]:
+    probe = Resolver(rules=tenant.settings.identity, new_oneid=new_oneid)
+    state.load_into(probe, session, tenant.id, keys)
+    return set(probe.persons)
+
+
+def detach_record(
+    *,
+    session: Session,
+    tenant: TenantContext,
+    kind: str,
+    source: str,
+    record_id: str,
+    actor: str,
+    reason: str,
+) -> DetachResult:
+    """Split a record off its person for good (an unmerge); the split is recorded."""
+    state.lock_tenant(session, tenant.id)
+    link = session.execute(
+        select(IdentityLink.seq, IdentityLink.oneid).where(
+            IdentityLink.tenant_id == tenant.id,
+            IdentityLink.kind == kind,
+            IdentityLink.source == source,
+            IdentityLink.record_id == record_id,
+        )
+    ).one_or_none()
+    if link is None:
+        raise IdentityError(f"no {kind} record {source}/{record_id}")
+    others = session.execute(
+        select(IdentityLink.seq, IdentityLink.keys).where(
+            IdentityLink.tenant_id == tenant.id,
+            IdentityLink.oneid == link.oneid,
+            IdentityLink.seq != link.seq,
+        )
+    ).all()
+    if not others:
+        raise IdentityError(f"{kind} {source}/{record_id} is already a person of its own")
+    # Cannot-link pairs with every other record of the person. One pair with the oldest
+    # other record is not enough: when the detached record is the oldest, it claims the
+    # identifiers it shares and takes the rest of the person along. A customer record's
+    # own orders and events (they carry its source_customer key) go with it.
+    own = [SOURCE_CUSTOMER, f"{source}/{record_id}"] if kind == "customer" else None
+    partners = {seq for seq, keys in others if own is None or own not in keys}
+    partners = partners or {seq for seq, _keys in others}
+    pairs = {(min(link.seq, seq), max(link.seq, seq)) for seq in partners}
+    pairs -= {
+        (int(a), int(b))
+        for a, b in session.execute(
+            select(CannotLink.seq_a, CannotLink.seq_b).where(
+                CannotLink.tenant_id == tenant.id,
+                or_(CannotLink.seq_a == link.seq, CannotLink.seq_b == link.seq),
+            )
+        )
+    }
+    if pairs:
+        session.execute(
+            insert(CannotLink),
+            [{"tenant_id": tenant.id, "seq_a": a, "seq_b": b} for a, b in sorted(pairs)],
+        )
+    mapping = _replay(session, tenant, {link.oneid}, actor=actor, leaving=link.seq)
+    new_oneid_ = mapping[link.seq]
+    session.execute(
+        insert(IdentityChange).values(
+            tenant_id=tenant.id,
+            action="detach",
+            kept_oneid=new_oneid_,
+            retired_oneid=link.oneid,
+            link_seq=link.seq,
+            actor=actor,
+            detail={"reason": reason, "record": f"{kind}:{source}/{record_id}"},
+            at=utcnow(),
+        )
+    )
+    return DetachResult(
+        record=RecordRef(kind=kind, source=source, record_id=record_id, seq=link.seq),
+        old_oneid=link.oneid,
+        new_oneid=new_oneid_,
+        persons=dict(Counter(mapping.values())),
+    )
+
+
+def _closure(session: Session, tenant: TenantContext, seeds: set[str]) -> list[str]:
+    """All persons whose resolution can depend on the seeds' records."""
+    persons = set(seeds)
+    frontier = set(seeds)
+    total = 0
+    while frontier:
+        rows = state.links_of_persons(session, tenant.id, sorted(frontier))
+        total += len(rows)
+        if total > REPLAY_LIMIT:
+            raise IdentityError("too many records to replay online; run `siyu identity rebuild`")
+        keys = {k for ks in state.group_keys(rows).values() for k in ks}
+        found = _holders(session, tenant, sorted(keys))
+        found |= state.blocked_partners(session, tenant.id, sorted(frontier))
+        found |= state.constraint_partners(session, tenant.id, [r.seq for r in rows])
+        frontier = found - persons
+        persons |= frontier
+    return sorted(persons)
+
+
+def _replay(
+    session: Session,
+    tenant: TenantContext,
+    seeds: set[str],
+    *,
+    actor: str,
+    leaving: int | None = None,
+) -> dict[int, str]:
+    """Re-resolve the persons around `seeds` from their records; returns seq -> OneID.
+
+    `leaving` is a record being detached: its new group keeps an old OneID only if no other
+    group can (the OneID stays with the rest of the person)."""
+    persons = _closure(session, tenant, seeds)
+    rows = sorted(state.links_of_persons(session, tenant.id, persons), key=lambda r: r.seq)
+    counter = iter(range(1, 1 << 62))
+    resolver = Resolver(
+        rules=tenant.settings.identity,
+        new_oneid=lambda: f"~{next(counter):012d}",
+        constraints=state.all_constraints(session, tenant.id),
+    )
+    temp_of = {
+        row.seq: resolver.add(Incoming(row.seq, row.kind, tuple(tuple(k) for k in row.keys)))
+        for row in rows
+    }
+    temp_of = {seq: resolver.current(t) for seq, t in temp_of.items()}
+    old_of = {row.seq: row.oneid for row in rows}
+    naming = _reconcile(old_of, temp_of, last=temp_of.get(leaving) if leaving else None)
+    mapping = {seq: naming[t] for seq, t in temp_of.items()}
+    _write_replay(session, tenant, resolver, persons, old_of, mapping, naming, actor)
+    return mapping
+
+
+def _reconcile(
+    old_of: dict[int, str], temp_of: dict[int, str], *, last: str | None = None
+) -> dict[str, str]:
+    """Name each new group: the old OneID it overlaps most keeps going; others are new.
+
+    The group `last` (a detached record's) is named after every other group."""
+    overlap = Counter((old_of[seq], temp_of[seq]) for seq in old_of)
+    first_seq: dict[str, int] = {}
+    for seq, old in sorted(old_of.items()):
+        first_seq.setdefault(old, seq)
+    naming: dict[str, str] = {}
+    used: set[str] = set()
+    for (old, temp), _count in sorted(
+        overlap.items(),
+        key=lambda item: (item[0][1] == last, -item[1], first_seq[item[0][0]], item[0][1]),
+    ):
+        if temp not in naming and old not in used:
+            naming[temp] = old
+            used.add(old)
+    for temp in sorted(set(temp_of.values()) - set(naming)):
+        naming[temp] = new_oneid()
+    return naming
+
+
+def _write_replay(
+    session: Session,
+    tenant: TenantContext,
+    resolver: Resolver,
+    persons: list[str],
+    old_of: dict[int, str],
+    mapping: dict[int, str],
+    naming: dict[str, str],
+    actor: str,
+) -> None:
+    now = utcnow()
+    tid = tenant.id
+    # ORM bulk UPDATE by primary key (rows carry `seq`): an UPDATE with WHERE criteria and
+    # many parameter sets is refused by the ORM (InvalidRequestError).
+    moved = [{"seq": seq, "oneid": oneid} for seq, oneid in mapping.items() if old_of[seq] != oneid]
+    if moved:
+        session.execute(update(IdentityLink), moved)
+    for part in state.chunks(persons):
+        for model in (StrongIdentifier, WeakIdentifier):
+            session.execute(delete(model).where(model.tenant_id == tid, model.oneid.in_(part)))
+    strong = [
+        {"tenant_id": tid, "id_type": k[0], "value": k[1], "oneid": naming[resolver.current(o)]}
+        for k, o in resolver.owners.items()
+    ]
+    if strong:
+        session.execute(insert(table(StrongIdentifier)), strong)
+    weak = {
+        (k, naming[resolver.current(o)])
+        for k, holders in resolver.weak_holders.items()
+        for o in holders
+    }
+    if weak:
+        session.execute(
+            insert(table(WeakIdentifier)),
+            [{"tenant_id": tid, "id_type": k[0], "value": k[1], "oneid": o} for k, o in weak],
+        )
+    fresh = [o for o in naming.values() if o not in persons]
+    if fresh:
+        session.execute(insert(table(Person)), [{"oneid": o, "tenant_id": tid} for o in fresh])
+    successor = _successors(old_of, mapping)
+    for old in persons:
+        if old in naming.values() or old not in successor:
+            continue
+        session.execute(
+            update(Person)
+            .where(Person.tenant_id == tid, or_(Person.oneid == old, Person.merged_into == old))
+            .values(merged_into=successor[old], retired_at=now)
+        )
+        if successor[old] not in fresh:  # joined an existing person (a relink): record it
+            session.execute(
+                insert(IdentityChange).values(
+                    tenant_id=tid,
+                    action="merge",
+                    kept_oneid=successor[old],
+                    retired_oneid=old,
+                    actor=actor,
+                    detail={"replay": True},
+                    at=now,
+                )
+            )
+    for new in fresh:
+        sources = Counter(old_of[s] for s, o in mapping.items() if o == new)
+        session.execute(
+            insert(IdentityChange).values(
+                tenant_id=tid,
+                action="split",
+                kept_oneid=new,
+                retired_oneid=sources.most_common(1)[0][0],
+                actor=actor,
+                detail={"records_from": dict(sources)},
+                at=now,
+            )
+        )
+    for seq_part in state.chunks(list(mapping)):
+        session.execute(
+            delete(BlockedMerge).where(
+                BlockedMerge.tenant_id == tid,
+                BlockedMerge.status == "open",
+                BlockedMerge.link_seq.in_(seq_part),
+            )
+        )
+    state.write_blocked(session, tid, _renamed(resolver, naming), dict(mapping.items()))
+
+
+def _successors(old_of: dict[int, str], mapping: dict[int, str]) -> dict[str, str]:
+    """Where each old OneID's records mostly went."""
+    spread: dict[str, Counter[str]] = defaultdict(Counter)
+    for seq, old in old_of.items():
+        spread[old][mapping[seq]] += 1
+    return {old: counts.most_common(1)[0][0] for old, counts in spread.items()}
+
+
+def _renamed(resolver: Resolver, naming: dict[str, str]) -> Resolver:
+    """The resolver's blocked merges, with temporary group ids replaced by OneIDs."""
+    resolver.retired = {**resolver.retired, **{t: o for t, o in naming.items() if t != o}}
+    return resolver
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def current_oneid(*, session: Session, tenant: TenantContext, oneid: str) -> str | None:
+    """The live OneID for any OneID ever issued (retired ones resolve to their successor)."""
+    row = session.execute(
+        select(Person.oneid, Person.merged_into).where(
+            Person.tenant_id == tenant.id, Person.oneid == oneid
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return str(row.merged_into or row.oneid)
+
+
+def person_records(*, session: Session, tenant: TenantContext, oneid: str) -> list[RecordRef]:
+    """The records (customer, order, event) that resolve to a live OneID, oldest first."""
+    rows = session.execute(
+        select(IdentityLink.kind, IdentityLink.source, IdentityLink.record_id, IdentityLink.seq)
+        .where(IdentityLink.tenant_id == tenant.id, IdentityLink.oneid == oneid)
+        .order_by(IdentityLink.seq)
+    )
+    return [RecordRef(kind=r.kind, source=r.source, record_id=r.record_id, seq=r.seq) for r in rows]
+
+
+def person_identifiers(
+    *, session: Session, tenant: TenantContext, oneid: str
+) -> list[IdentifierView]:
+    """The identifiers a person holds (phones appear as their SHA-256 matching key)."""
+    views = [
+        IdentifierView(id_type=t, value=v, strength="strong")
+        for t, v in session.execute(
+            select(StrongIdentifier.id_type, StrongIdentifier.value)
+            .where(StrongIdentifier.tenant_id == tenant.id, StrongIdentifier.oneid == oneid)
+            .order_by(StrongIdentifier.id_type, StrongIdentifier.value)
+        )
+    ]
+    views += [
+        IdentifierView(id_type=t, value=v, strength="weak")
+        for t, v in session.execute(
+            select(WeakIdentifier.id_type, WeakIdentifier.value)
+            .where(WeakIdentifier.tenant_id == tenant.id, WeakIdentifier.oneid == oneid)
+            .order_by(WeakIdentifier.id_type, WeakIdentifier.value)
+        )
+    ]
+    return views
+
+
+def find_persons(*, session: Session, tenant: TenantContext, query: str) -> list[str]:
+    """Live OneIDs holding an identifier that matches `query` (a phone, e-mail, id...)."""
+    text = query.strip()
+    if not text:
+        return []
+    candidates: set[Key] = set()
+    for id_type in ("phone", "email", "member_no", "wechat_unionid", "phone_sha256"):
+        normalised, errors = normalize_identifiers(
+            {id_type: text}, custom_types=tenant.settings.identity.custom_types
+        )
+        if not errors:
+            candidates.update(normalised.keys)
+    found = set(
+        session.scalars(
+            select(StrongIdentifier.oneid).where(
+                StrongIdentifier.tenant_id == tenant.id,
+                or_(
+                    StrongIdentifier.value == text,
+                    *(
+                        (StrongIdentifier.id_type == t) & (StrongIdentifier.value == v)
+                        for t, v in candidates
+                    ),
+                ),
+            )
+        )
+    )
+    found |= set(
+        session.scalars(
+            select(WeakIdentifier.oneid).where(
+                WeakIdentifier.tenant_id == tenant.id, WeakIdentifier.value == text.lower()
+            )
+        )
+    )
+    live = current_oneid(session=session, tenant=tenant, oneid=text)
+    if live:
+        found.add(live)
+    return sorted(found)
+
+
+def oneids_of_records(
+    *, session: Session, tenant: TenantContext, kind: str, refs: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """OneIDs of records of one kind, by (source, record_id)."""
+    rows = state.load_links(session, tenant.id, [(kind, s, r) for s, r in refs])
+    return {(src, rid): row.oneid for (_k, src, rid), row in rows.items()}
+
+
+def iter_identity_map(
+    *, session: Session, tenant: TenantContext
+) -> Iterator[tuple[str, str, str, str]]:
+    """(kind, source, record_id, oneid) for every ingested record, in arrival order."""
+    rows = session.execute(
+        select(IdentityLink.kind, IdentityLink.source, IdentityLink.record_id, IdentityLink.oneid)
+        .where(IdentityLink.tenant_id == tenant.id)
+        .order_by(IdentityLink.seq)
+        .execution_options(yield_per=10_000)
+    )
+    for row in rows:
+        yield row.kind, row.source, row.record_id, row.oneid
+
+
+def list_blocked(
+    *, session: Session, tenant: TenantContext, status: str = "open", limit: int = 200
+) -> list[BlockedView]:
+    """Merges the guards refused, newest first: the review list."""
+    rows = session.execute(
+        select(BlockedMerge, IdentityLink.kind, IdentityLink.source, IdentityLink.record_id)
+        .outerjoin(IdentityLink, IdentityLink.seq == BlockedMerge.link_seq)
+        .where(BlockedMerge.tenant_id == tenant.id, BlockedMerge.status == status)
+        .order_by(BlockedMerge.id.desc())
+        .limit(limit)
+    )
+    return [_blocked_view(b, kind, source, rid) for b, kind, source, rid in rows]
+
+
+def _blocked_view(
+    b: BlockedMerge, kind: str | None, source: str | None, rid: str | None
+) -> BlockedView:
+    return BlockedView(
+        id=b.id,
+        record=f"{kind}:{source}/{rid}" if kind else None,
+        oneid=b.oneid,
+        other_oneid=b.other_oneid,
+        identifier=f"{b.id_type}={b.id_value}",
+        guard=b.guard,
+        status=b.status,
+        at=b.at,
+    )
+
+
+def explain_person(*, session: Session, tenant: TenantContext, oneid: str) -> PersonExplanation:
+    """A person's records, identifiers and merge history, and why they were joined."""
+    live = current_oneid(session=session, tenant=tenant, oneid=oneid)
+    if live is None:
+        raise IdentityError(f"no person with OneID {oneid}")
+    retired = list(
+        session.scalars(
+            select(Person.oneid)
+            .where(Person.tenant_id == tenant.id, Person.merged_into == live)
+            .order_by(Person.oneid)
+        )
+    )
+    records = person_records(session=session, tenant=tenant, oneid=live)
+    label = {r.seq: f"{r.kind}:{r.source}/{r.record_id}" for r in records}
+    names = [live, *retired]
+    changes = session.execute(
+        select(IdentityChange, IdentityLink.kind, IdentityLink.source, IdentityLink.record_id)
+        .outerjoin(IdentityLink, IdentityLink.seq == IdentityChange.link_seq)
+        .where(
+            IdentityChange.tenant_id == tenant.id,
+            or_(IdentityChange.kept_oneid.in_(names), IdentityChange.retired_oneid.in_(names)),
+        )
+        .order_by(IdentityChange.id)
+    )
+    change_views = [
+        ChangeView(
+            action=c.action,
+            kept_oneid=c.kept_oneid,
+            retired_oneid=c.retired_oneid,
+            identifier=f"{c.id_type}={c.id_value}" if c.id_type else None,
+            record=f"{kind}:{source}/{rid}" if kind else None,
+            actor=c.actor,
+            at=c.at,
+            detail=c.detail or {},
+        )
+        for c, kind, source, rid in changes
+    ]
+    blocked = [
+        _blocked_view(b, kind, source, rid)
+        for b, kind, source, rid in session.execute(
+            select(BlockedMerge, IdentityLink.kind, IdentityLink.source, IdentityLink.record_id)
+            .outerjoin(IdentityLink, IdentityLink.seq == BlockedMerge.link_seq)
+            .where(
+                BlockedMerge.tenant_id == tenant.id,
+                or_(BlockedMerge.oneid == live, BlockedMerge.other_oneid == live),
+            )
+            .order_by(BlockedMerge.id)
+        )
+    ]
+    return PersonExplanation(
+        oneid=live,
+        requested=oneid,
+        retired_oneids=retired,
+        records=records,
+        identifiers=person_identifiers(session=session, tenant=tenant, oneid=live),
+        changes=change_views,
+        blocked=blocked,
+        why=_why(session, tenant, live, label),
+    )
+
+
+def _why(session: Session, tenant: TenantContext, oneid: str, label: dict[int, str]) -> list[str]:
+    """Sentences naming each identifier shared by more than one of the person's records."""
+    sharing: dict[Key, list[int]] = defaultdict(list)
+    for row in state.links_of_persons(session, tenant.id, [oneid]):
+        for id_type, value in row.keys:
+            sharing[(id_type, value)].append(row.seq)
+    lines = []
+    for (id_type, value), seqs in sorted(sharing.items()):
+        if len(seqs) > 1:
+            shown = ", ".join(label[s] for s in seqs[:5])
+            more = f" and {len(seqs) - 5} more" if len(seqs) > 5 else ""
+            lines.append(f"{id_type}={value} joins {len(seqs)} records: {shown}{more}")
+    return lines

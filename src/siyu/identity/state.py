@@ -1,0 +1,377 @@
+"""Moving identity state between the store and the in-memory Resolver."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Row, and_, case, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from siyu.identity.models import (
+    BlockedMerge,
+    CannotLink,
+    IdentityChange,
+    IdentityLink,
+    Person,
+    StrongIdentifier,
+    WeakIdentifier,
+)
+from siyu.identity.resolver import Key, PersonState, Resolver
+from siyu.store.base import table, utcnow
+
+T = TypeVar("T")
+CHUNK = 2000  # bound on bind parameters per statement (SQLite and PostgreSQL both fine)
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def allocate_seqs(session: Session, count: int) -> list[int]:
+    """Reserve `count` arrival positions for new links (the caller holds the write lock)."""
+    if count == 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            select(func.nextval("identity_links_seq_seq")).select_from(
+                func.generate_series(1, count)
+            )
+        )
+        return [int(row[0]) for row in rows]
+    start = (session.scalar(select(func.max(IdentityLink.seq))) or 0) + 1
+    return list(range(start, start + count))
+
+
+def lock_tenant(session: Session, tenant_id: int) -> None:
+    """Serialise identity writers of one tenant (SQLite already has one writer)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(7270000 + tenant_id)))
+
+
+def load_links(
+    session: Session, tenant_id: int, refs: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], Row[Any]]:
+    """Existing links by (kind, source, record_id)."""
+    found: dict[tuple[str, str, str], Row[Any]] = {}
+    grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for kind, source, record_id in refs:
+        grouped[(kind, source)].add(record_id)
+    for (kind, source), ids in grouped.items():
+        for part in chunks(sorted(ids)):
+            rows = session.execute(
+                select(
+                    IdentityLink.kind,
+                    IdentityLink.source,
+                    IdentityLink.record_id,
+                    IdentityLink.seq,
+                    IdentityLink.oneid,
+                    IdentityLink.keys,
+                ).where(
+                    IdentityLink.tenant_id == tenant_id,
+                    IdentityLink.kind == kind,
+                    IdentityLink.source == source,
+                    IdentityLink.record_id.in_(part),
+                )
+            )
+            for row in rows:
+                found[(row.kind, row.source, row.record_id)] = row
+    return found
+
+
+def load_into(
+    resolver: Resolver,
+    session: Session,
+    tenant_id: int,
+    keys: Iterable[Key],
+    *,
+    extra_persons: Iterable[str] = (),
+) -> None:
+    """Load owners of `keys`, holders of weak keys and the guard state of those persons."""
+    keys = set(keys)  # read twice below: a generator would leave the weak keys empty
+    strong = sorted({k for k in keys if k[0] not in resolver.weak_types})
+    weak = sorted({k for k in keys if k[0] in resolver.weak_types})
+    oneids: set[str] = set(extra_persons)
+    for part in chunks(strong):
+        for _type, _value, oneid in session.execute(
+            select(StrongIdentifier.id_type, StrongIdentifier.value, StrongIdentifier.oneid).where(
+                StrongIdentifier.tenant_id == tenant_id,
+                tuple_(StrongIdentifier.id_type, StrongIdentifier.value).in_(part),
+            )
+        ):
+            oneids.add(oneid)
+    for part in chunks(weak):
+        for id_type, value, oneid in session.execute(
+            select(WeakIdentifier.id_type, WeakIdentifier.value, WeakIdentifier.oneid).where(
+                WeakIdentifier.tenant_id == tenant_id,
+                tuple_(WeakIdentifier.id_type, WeakIdentifier.value).in_(part),
+            )
+        ):
+            resolver.load_weak((id_type, value), oneid)
+            oneids.add(oneid)
+    for state in person_states(session, tenant_id, sorted(oneids)):
+        resolver.load_person(state)
+
+
+def _by_type(keys: Iterable[Key]) -> dict[str, list[str]]:
+    """Values per identifier type: `type = ? AND value IN (...)` uses the primary key."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for id_type, value in keys:
+        grouped[id_type].append(value)
+    return grouped
+
+
+def person_states(session: Session, tenant_id: int, oneids: Sequence[str]) -> list[PersonState]:
+    """Guard state (strong identifiers, age, customer-record count, splits) of persons."""
+    states: dict[str, PersonState] = {}
+    for part in chunks(oneids):
+        stats = session.execute(
+            select(
+                IdentityLink.oneid,
+                func.min(IdentityLink.seq),
+                func.sum(case((IdentityLink.kind == "customer", 1), else_=0)),
+            )
+            .where(IdentityLink.tenant_id == tenant_id, IdentityLink.oneid.in_(part))
+            .group_by(IdentityLink.oneid)
+        )
+        for oneid, first_seq, customers in stats:
+            states[oneid] = PersonState(oneid, int(first_seq), customer_records=int(customers))
+        for id_type, value, oneid in session.execute(
+            select(StrongIdentifier.id_type, StrongIdentifier.value, StrongIdentifier.oneid).where(
+                StrongIdentifier.tenant_id == tenant_id, StrongIdentifier.oneid.in_(part)
+            )
+        ):
+            states[oneid].strong[id_type].add(value)
+    if states and session.scalar(select(CannotLink.seq_a).limit(1)) is not None:
+        _load_constraints(session, tenant_id, states)
+    return list(states.values())
+
+
+def _load_constraints(session: Session, tenant_id: int, states: dict[str, PersonState]) -> None:
+    side_a = IdentityLink.__table__.alias("a")
+    side_b = IdentityLink.__table__.alias("b")
+    rows = session.execute(
+        select(CannotLink.seq_a, CannotLink.seq_b, side_a.c.oneid, side_b.c.oneid)
+        .join(side_a, side_a.c.seq == CannotLink.seq_a)
+        .join(side_b, side_b.c.seq == CannotLink.seq_b)
+        .where(CannotLink.tenant_id == tenant_id)
+    )
+    for seq_a, seq_b, oneid_a, oneid_b in rows:
+        for seq, other, oneid in ((seq_a, seq_b, oneid_a), (seq_b, seq_a, oneid_b)):
+            if oneid in states:
+                states[oneid].constrained.add(seq)
+                states[oneid].forbidden.add(other)
+
+
+def all_constraints(session: Session, tenant_id: int) -> list[tuple[int, int]]:
+    rows = session.execute(
+        select(CannotLink.seq_a, CannotLink.seq_b).where(CannotLink.tenant_id == tenant_id)
+    )
+    return [(int(a), int(b)) for a, b in rows]
+
+
+def write_new_links(
+    session: Session,
+    tenant_id: int,
+    resolver: Resolver,
+    links: Sequence[tuple[int, str, str, str, str, list[list[str]]]],
+) -> None:
+    """Persist what resolving new records changed: persons, merges, owners, links."""
+    now = utcnow()
+    current = resolver.current
+    if resolver.created:
+        session.execute(
+            insert(table(Person)),
+            [{"oneid": o, "tenant_id": tenant_id, "created_at": now} for o in resolver.created],
+        )
+    _retire(session, tenant_id, resolver, now)
+    if resolver.new_strong:
+        session.execute(
+            insert(table(StrongIdentifier)),
+            [
+                {"tenant_id": tenant_id, "id_type": k[0], "value": k[1], "oneid": current(o)}
+                for k, o in resolver.new_strong.items()
+            ],
+        )
+    weak_rows = {(k, current(o)) for k, o in resolver.new_weak}
+    if weak_rows:
+        _insert_weak(session, tenant_id, weak_rows)
+    if links:
+        session.execute(
+            insert(table(IdentityLink)),
+            [
+                {
+                    "seq": seq,
+                    "tenant_id": tenant_id,
+                    "kind": kind,
+                    "source": source,
+                    "record_id": record_id,
+                    "oneid": current(oneid),
+                    "keys": keys,
+                    "linked_at": now,
+                }
+                for seq, kind, source, record_id, oneid, keys in links
+            ],
+        )
+    write_blocked(session, tenant_id, resolver, {seq: current(o) for seq, *_, o, _k in links})
+
+
+def _retire(session: Session, tenant_id: int, resolver: Resolver, now: Any) -> None:
+    for merge in resolver.merges:
+        final = resolver.current(merge.kept)
+        gone = merge.retired
+        session.execute(
+            update(Person)
+            .where(
+                Person.tenant_id == tenant_id,
+                or_(Person.oneid == gone, Person.merged_into == gone),
+            )
+            .values(merged_into=final, retired_at=func.coalesce(Person.retired_at, now))
+        )
+        session.execute(
+            update(StrongIdentifier)
+            .where(StrongIdentifier.tenant_id == tenant_id, StrongIdentifier.oneid == gone)
+            .values(oneid=final)
+        )
+        _move_weak(session, tenant_id, gone, final)
+        session.execute(
+            update(IdentityLink)
+            .where(IdentityLink.tenant_id == tenant_id, IdentityLink.oneid == gone)
+            .values(oneid=final)
+        )
+        session.execute(
+            insert(IdentityChange).values(
+                tenant_id=tenant_id,
+                action="merge",
+                kept_oneid=merge.kept,
+                retired_oneid=gone,
+                id_type=merge.key[0],
+                id_value=merge.key[1],
+                link_seq=merge.seq,
+                at=now,
+            )
+        )
+
+
+def _move_weak(session: Session, tenant_id: int, gone: str, final: str) -> None:
+    held = select(WeakIdentifier.id_type, WeakIdentifier.value).where(
+        WeakIdentifier.tenant_id == tenant_id, WeakIdentifier.oneid == final
+    )
+    session.execute(
+        delete(WeakIdentifier).where(
+            WeakIdentifier.tenant_id == tenant_id,
+            WeakIdentifier.oneid == gone,
+            tuple_(WeakIdentifier.id_type, WeakIdentifier.value).in_(held),
+        )
+    )
+    session.execute(
+        update(WeakIdentifier)
+        .where(WeakIdentifier.tenant_id == tenant_id, WeakIdentifier.oneid == gone)
+        .values(oneid=final)
+    )
+
+
+def _insert_weak(session: Session, tenant_id: int, rows: set[tuple[Key, str]]) -> None:
+    ordered = sorted(rows)
+    existing: set[tuple[Key, str]] = set()
+    for part in chunks(ordered):
+        for id_type, value, oneid in session.execute(
+            select(WeakIdentifier.id_type, WeakIdentifier.value, WeakIdentifier.oneid).where(
+                WeakIdentifier.tenant_id == tenant_id,
+                tuple_(WeakIdentifier.id_type, WeakIdentifier.value, WeakIdentifier.oneid).in_(
+                    [(k[0], k[1], o) for k, o in part]
+                ),
+            )
+        ):
+            existing.add(((id_type, value), oneid))
+    fresh = [row for row in ordered if row not in existing]
+    if fresh:
+        session.execute(
+            insert(table(WeakIdentifier)),
+            [
+                {"tenant_id": tenant_id, "id_type": k[0], "value": k[1], "oneid": o}
+                for k, o in fresh
+            ],
+        )
+
+
+def write_blocked(
+    session: Session, tenant_id: int, resolver: Resolver, oneid_of_seq: dict[int, str]
+) -> None:
+    rows = []
+    for blocked in resolver.blocked:
+        oneid = oneid_of_seq.get(blocked.seq)
+        other = resolver.current(blocked.other)
+        if oneid is None or oneid == other:
+            continue
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "link_seq": blocked.seq,
+                "oneid": oneid,
+                "other_oneid": other,
+                "id_type": blocked.key[0],
+                "id_value": blocked.key[1],
+                "guard": blocked.guard,
+                "status": "open",
+            }
+        )
+    if rows:
+        session.execute(insert(table(BlockedMerge)), rows)
+
+
+def links_of_persons(session: Session, tenant_id: int, oneids: Sequence[str]) -> list[Row[Any]]:
+    rows: list[Row[Any]] = []
+    for part in chunks(oneids):
+        rows.extend(
+            session.execute(
+                select(
+                    IdentityLink.seq, IdentityLink.kind, IdentityLink.oneid, IdentityLink.keys
+                ).where(IdentityLink.tenant_id == tenant_id, IdentityLink.oneid.in_(part))
+            )
+        )
+    return rows
+
+
+def group_keys(rows: Iterable[Row[Any]]) -> dict[str, set[Key]]:
+    keys: dict[str, set[Key]] = defaultdict(set)
+    for row in rows:
+        for id_type, value in row.keys:
+            keys[row.oneid].add((id_type, value))
+    return keys
+
+
+def blocked_partners(session: Session, tenant_id: int, oneids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for part in chunks(oneids):
+        for a, b in session.execute(
+            select(BlockedMerge.oneid, BlockedMerge.other_oneid).where(
+                BlockedMerge.tenant_id == tenant_id,
+                BlockedMerge.status == "open",
+                or_(BlockedMerge.oneid.in_(part), BlockedMerge.other_oneid.in_(part)),
+            )
+        ):
+            found.update((a, b))
+    return found
+
+
+def constraint_partners(session: Session, tenant_id: int, seqs: Sequence[int]) -> set[str]:
+    side = IdentityLink.__table__.alias("other")
+    found: set[str] = set()
+    for part in chunks(seqs):
+        for (oneid,) in session.execute(
+            select(side.c.oneid)
+            .select_from(CannotLink)
+            .join(
+                side,
+                or_(
+                    and_(CannotLink.seq_a.in_(part), side.c.seq == CannotLink.seq_b),
+                    and_(CannotLink.seq_b.in_(part), side.c.seq == CannotLink.seq_a),
+                ),
+            )
+            .where(CannotLink.tenant_id == tenant_id)
+        ):
+            found.add(oneid)
+    return found

@@ -1,0 +1,194 @@
+"""The 360° view of a person and person search, assembled from identity and records."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from siyu import identity, records
+from siyu.profiles.schemas import (
+    EventView,
+    OrderView,
+    PersonSummary,
+    PersonView,
+    RefundView,
+    SourceRecordView,
+    Traits,
+)
+from siyu.tenants import TenantContext
+
+MERGED_FIELDS = (
+    "name",
+    "gender",
+    "birthday",
+    "province",
+    "city",
+    "district",
+    "address",
+    "postal_code",
+    "store_id",
+    "staff_id",
+)
+IDENTIFIER_FIELDS = ("phone", "email")
+CONSENT_CHANNELS = ("sms", "email", "wecom", "wechat")
+# Orders that never turned into a sale do not count towards spend or frequency.
+UNPAID = {"created", "closed"}
+ZERO = Decimal("0.00")
+
+
+class PersonNotFoundError(LookupError):
+    pass
+
+
+def get_person(
+    *, session: Session, tenant: TenantContext, oneid: str, event_limit: int = 200
+) -> PersonView:
+    """Everything known about a person (any OneID ever issued for them works)."""
+    explanation = identity.explain_person(session=session, tenant=tenant, oneid=oneid)
+    refs = explanation.records
+    by_kind: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for ref in refs:
+        by_kind[ref.kind].append((ref.source, ref.record_id))
+    customers = records.customer_records(session=session, tenant=tenant, refs=by_kind["customer"])
+    orders = records.orders(session=session, tenant=tenant, refs=by_kind["order"])
+    refunds = records.refunds_of_orders(
+        session=session, tenant=tenant, refs=[(o.source, o.order_id) for o in orders]
+    )
+    events = records.events(session=session, tenant=tenant, refs=by_kind["event"])[:event_limit]
+    refunded: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    for refund in refunds:
+        refunded[(refund.source, refund.order_id)] += refund.amount
+    attributes, attribute_sources = merge_attributes(tenant=tenant, customers=customers)
+    return PersonView(
+        oneid=explanation.oneid,
+        requested=oneid,
+        retired_oneids=explanation.retired_oneids,
+        attributes=attributes,
+        attribute_sources=attribute_sources,
+        identifiers=explanation.identifiers,
+        records=[
+            SourceRecordView.model_validate(c, from_attributes=True)
+            for c in sorted(customers, key=lambda c: (c.source, c.external_id))
+        ],
+        orders=[
+            OrderView(
+                source=o.source,
+                order_id=o.order_id,
+                status=o.status,
+                created_at=o.created_at,
+                paid_amount=o.paid_amount,
+                refunded_amount=refunded[(o.source, o.order_id)],
+                items=o.items,
+                store_id=o.store_id,
+            )
+            for o in orders
+        ],
+        refunds=[RefundView.model_validate(r, from_attributes=True) for r in refunds],
+        events=[EventView.model_validate(e, from_attributes=True) for e in events],
+        traits=basic_traits(orders=orders, refunded=refunded),
+        consent=merge_consent(customers=customers),
+        merge_history=explanation.changes,
+        blocked=explanation.blocked,
+        record_refs=refs,
+    )
+
+
+def merge_attributes(
+    *, tenant: TenantContext, customers: list[records.CustomerRecord]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Pick each attribute from the source the tenant trusts most, else the newest record."""
+    priority = tenant.settings.profile_source_priority
+    values: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    # Phone and e-mail come from the records' identifiers, chosen by the same rules (not by
+    # storage order, which would make the shown phone depend on how records were queried).
+    for field in (*MERGED_FIELDS, *IDENTIFIER_FIELDS):
+        rule = tenant.settings.profile_field_rules.get(field)
+        order = rule.sources if rule and rule.sources else priority
+        strategy = rule.strategy if rule else "priority"
+
+        for record in sorted(customers, key=lambda r: _rank(r, order, strategy)):
+            value = (
+                (record.identifiers or {}).get(field)
+                if field in IDENTIFIER_FIELDS
+                else getattr(record, field)
+            )
+            if value not in (None, ""):
+                values[field] = value
+                origin[field] = record.source
+                break
+    return values, origin
+
+
+def _rank(record: records.CustomerRecord, order: list[str], strategy: str) -> tuple[int, float]:
+    """Sort key: trusted source first (for "priority"), then the most recently updated."""
+    position = order.index(record.source) if record.source in order else len(order)
+    newest = -record.updated_at.timestamp()
+    return (position, newest) if strategy == "priority" else (0, newest)
+
+
+def merge_consent(*, customers: list[records.CustomerRecord]) -> dict[str, bool | None]:
+    """Consent per channel: the most recent explicit answer wins; none known means None."""
+    consent: dict[str, bool | None] = dict.fromkeys(CONSENT_CHANNELS)
+    for record in sorted(customers, key=lambda c: c.updated_at):
+        for channel, given in (record.consent or {}).items():
+            consent[channel] = bool(given)
+    return consent
+
+
+def basic_traits(
+    *, orders: list[records.Order], refunded: dict[tuple[str, str], Decimal]
+) -> Traits:
+    """First/last order, count, net paid after refunds, AOV and channels used."""
+    sales = [o for o in orders if o.status not in UNPAID]
+    if not sales:
+        return Traits(channels=sorted({o.source for o in orders}))
+    times: list[datetime] = [o.paid_at or o.created_at for o in sales]
+    net = sum((o.paid_amount - refunded[(o.source, o.order_id)] for o in sales), ZERO)
+    return Traits(
+        first_order_at=min(times),
+        last_order_at=max(times),
+        order_count=len(sales),
+        net_paid=net,
+        aov=(net / len(sales)).quantize(Decimal("0.01")),
+        channels=sorted({o.source for o in sales}),
+    )
+
+
+def search_persons(
+    *, session: Session, tenant: TenantContext, query: str, limit: int = 20
+) -> list[PersonSummary]:
+    """Persons matching a phone, name, OneID or any identifier."""
+    query = query.strip()
+    if not query:
+        return []
+    oneids = identity.find_persons(session=session, tenant=tenant, query=query)
+    by_name = records.find_customer_records(session=session, tenant=tenant, text=query)
+    if by_name:
+        named = identity.oneids_of_records(
+            session=session, tenant=tenant, kind="customer", refs=by_name
+        )
+        oneids = sorted(set(oneids) | set(named.values()))
+    summaries = []
+    for oneid in oneids[:limit]:
+        refs = identity.person_records(session=session, tenant=tenant, oneid=oneid)
+        customers = records.customer_records(
+            session=session,
+            tenant=tenant,
+            refs=[(r.source, r.record_id) for r in refs if r.kind == "customer"],
+        )
+        attributes, _ = merge_attributes(tenant=tenant, customers=customers)
+        summaries.append(
+            PersonSummary(
+                oneid=oneid,
+                name=attributes.get("name"),
+                phone=attributes.get("phone"),
+                sources=sorted({r.source for r in refs}),
+                birthday=attributes.get("birthday"),
+            )
+        )
+    return summaries

@@ -1,0 +1,201 @@
+"""Storing canonical records idempotently, and reading them back for a person."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from siyu.records.models import CustomerRecord, Event, Order, Refund
+from siyu.records.schemas import CanonicalRecord, EventIn, OrderIn, RefundIn
+from siyu.store.base import table, utcnow
+from siyu.tenants.schemas import TenantContext
+
+Outcome = Literal["new", "updated", "unchanged"]
+_MODELS: dict[str, Any] = {
+    "customer": CustomerRecord,
+    "order": Order,
+    "refund": Refund,
+    "event": Event,
+}
+_ID_COLUMN = {
+    "customer": "external_id",
+    "order": "order_id",
+    "refund": "refund_id",
+    "event": "event_id",
+}
+_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A validated record with the fingerprint of what was received."""
+
+    record: CanonicalRecord
+    content_hash: str
+    extra: dict[str, Any]  # columns computed upstream (normalised identifiers, hints)
+
+
+def store_records(
+    *, session: Session, tenant: TenantContext, records: Sequence[Incoming]
+) -> list[Outcome]:
+    """Insert new records, replace changed ones, skip ones already seen; outcome per record."""
+    outcomes: list[Outcome] = ["unchanged"] * len(records)
+    by_kind: dict[str, list[int]] = {}
+    for index, item in enumerate(records):
+        by_kind.setdefault(item.record.kind, []).append(index)
+    for kind, indexes in by_kind.items():
+        model = _MODELS[kind]
+        id_column = getattr(model, _ID_COLUMN[kind])
+        keys = [(records[i].record.source, records[i].record.record_id) for i in indexes]
+        existing: dict[tuple[str, str], tuple[int, str, list[str]]] = {}
+        for source, ids in _group_by_source(keys).items():
+            for start in range(0, len(ids), _CHUNK):
+                for row in session.execute(
+                    select(model.id, id_column, model.content_hash, model.previous_hashes).where(
+                        model.tenant_id == tenant.id,
+                        model.source == source,
+                        id_column.in_(ids[start : start + _CHUNK]),
+                    )
+                ):
+                    existing[(source, row[1])] = (row[0], row[2], row[3] or [])
+        inserts: dict[tuple[str, str], dict[str, Any]] = {}
+        updates: list[dict[str, Any]] = []
+        now = utcnow()
+        for index, key in zip(indexes, keys, strict=True):
+            item = records[index]
+            if key in inserts:
+                # A newer version in the same batch: it replaces the earlier one, whose hash
+                # is kept like any replaced version's (re-importing it later is a no-op).
+                replaced = inserts[key]
+                seen = [*(replaced["previous_hashes"] or []), replaced["content_hash"]]
+                if item.content_hash in seen:
+                    continue
+                inserts[key] = {**_row(tenant.id, item, now), "previous_hashes": seen[-20:]}
+                outcomes[index] = "new"
+                continue
+            found = existing.get(key)
+            if found is None:
+                inserts[key] = {**_row(tenant.id, item, now), "previous_hashes": None}
+                outcomes[index] = "new"
+                continue
+            row_id, current, previous = found
+            if item.content_hash == current or item.content_hash in previous:
+                continue
+            changed = _row(tenant.id, item, now)
+            changed.update(_pk=row_id, previous_hashes=[*previous, current][-20:])
+            updates.append(changed)
+            existing[key] = (row_id, item.content_hash, changed["previous_hashes"])
+            outcomes[index] = "updated"
+        if inserts:
+            session.execute(insert(table(model)), list(inserts.values()))
+        if updates:
+            core = table(model)
+            columns: dict[str, Any] = {c: bindparam(c) for c in updates[0] if c != "_pk"}
+            if kind == "order":
+                columns["version"] = core.c.version + 1
+            session.execute(
+                update(core).where(core.c.id == bindparam("_pk")).values(columns), updates
+            )
+    return outcomes
+
+
+def _group_by_source(keys: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    """Record ids per source: `source = ? AND id IN (...)` uses the unique index directly."""
+    grouped: dict[str, set[str]] = {}
+    for source, record_id in keys:
+        grouped.setdefault(source, set()).add(record_id)
+    return {source: sorted(ids) for source, ids in grouped.items()}
+
+
+def _row(tenant_id: int, item: Incoming, now: Any) -> dict[str, Any]:
+    record = item.record
+    data = record.model_dump(exclude={"kind", "customer_ref", "identifiers"})
+    if isinstance(record, OrderIn | EventIn):
+        data["customer_external_id"] = record.customer_ref.external_id
+        data["customer_identifiers"] = record.customer_ref.identifiers or None
+    if isinstance(record, OrderIn | RefundIn) and record.items is not None:
+        data["items"] = [i.model_dump(mode="json", exclude_none=True) for i in record.items]
+    if isinstance(record, OrderIn) and record.ship_to is not None:
+        data["ship_to"] = record.ship_to.model_dump(exclude_none=True)
+    data.update(item.extra)
+    data.update(tenant_id=tenant_id, content_hash=item.content_hash, updated_at=now)
+    return data
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def customer_records(
+    *, session: Session, tenant: TenantContext, refs: Sequence[tuple[str, str]]
+) -> list[CustomerRecord]:
+    """Customer records by (source, external_id)."""
+    return _by_refs(session, tenant, CustomerRecord, CustomerRecord.external_id, refs)
+
+
+def orders(
+    *, session: Session, tenant: TenantContext, refs: Sequence[tuple[str, str]]
+) -> list[Order]:
+    """Orders by (source, order_id), newest first."""
+    found = _by_refs(session, tenant, Order, Order.order_id, refs)
+    return sorted(found, key=lambda o: o.created_at, reverse=True)
+
+
+def events(
+    *, session: Session, tenant: TenantContext, refs: Sequence[tuple[str, str]]
+) -> list[Event]:
+    """Events by (source, event_id), newest first."""
+    found = _by_refs(session, tenant, Event, Event.event_id, refs)
+    return sorted(found, key=lambda e: e.occurred_at, reverse=True)
+
+
+def refunds_of_orders(
+    *, session: Session, tenant: TenantContext, refs: Sequence[tuple[str, str]]
+) -> list[Refund]:
+    """Refunds against the given orders (source, order_id)."""
+    return _by_refs(session, tenant, Refund, Refund.order_id, refs)
+
+
+def find_customer_records(
+    *, session: Session, tenant: TenantContext, text: str, limit: int = 50
+) -> list[tuple[str, str]]:
+    """(source, external_id) of customer records whose name or external id match `text`."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    rows = session.execute(
+        select(CustomerRecord.source, CustomerRecord.external_id)
+        .where(
+            CustomerRecord.tenant_id == tenant.id,
+            or_(
+                CustomerRecord.name.like(pattern, escape="\\"),
+                CustomerRecord.external_id == text,
+            ),
+        )
+        .limit(limit)
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def _by_refs(
+    session: Session,
+    tenant: TenantContext,
+    model: Any,
+    id_column: Any,
+    refs: Sequence[tuple[str, str]],
+) -> list[Any]:
+    found: list[Any] = []
+    for source, ids in _group_by_source(refs).items():
+        for start in range(0, len(ids), _CHUNK):
+            found.extend(
+                session.scalars(
+                    select(model).where(
+                        model.tenant_id == tenant.id,
+                        model.source == source,
+                        id_column.in_(ids[start : start + _CHUNK]),
+                    )
+                )
+            )
+    return found

@@ -1,0 +1,6 @@
+"""The transactional store: SQLAlchemy engine, sessions, column types, migrations."""
+
+from siyu.store.base import Base, Money, TenantScoped, UtcDateTime
+from siyu.store.db import Store, open_store
+
+__all__ = ["Base", "Money", "Store", "TenantScoped", "UtcDateTime", "open_store"]

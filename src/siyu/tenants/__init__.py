@@ -1,0 +1,28 @@
+"""Tenants (brands): settings, identity rules and API keys. Public names below."""
+
+from siyu.tenants.schemas import ApiKeyCreated, IdentityRules, TenantContext, TenantSettings
+from siyu.tenants.service import (
+    ROLES,
+    UnknownTenantError,
+    authenticate_api_key,
+    create_api_key,
+    create_tenant,
+    get_tenant,
+    revoke_api_key,
+    update_settings,
+)
+
+__all__ = [
+    "ROLES",
+    "ApiKeyCreated",
+    "IdentityRules",
+    "TenantContext",
+    "TenantSettings",
+    "UnknownTenantError",
+    "authenticate_api_key",
+    "create_api_key",
+    "create_tenant",
+    "get_tenant",
+    "revoke_api_key",
+    "update_settings",
+]

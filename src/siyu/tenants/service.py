@@ -1,0 +1,91 @@
+"""Tenant use cases: load a tenant's context, change its settings, manage API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from siyu.store.base import utcnow
+from siyu.tenants.models import ApiKey, Tenant
+from siyu.tenants.schemas import ApiKeyCreated, TenantContext, TenantSettings
+
+ROLES = ("admin", "operator", "analyst", "guide")
+
+
+class UnknownTenantError(LookupError):
+    pass
+
+
+def get_tenant(*, session: Session, name: str) -> TenantContext:
+    """The tenant called `name`, with its settings."""
+    tenant = session.scalar(select(Tenant).where(Tenant.name == name))
+    if tenant is None:
+        raise UnknownTenantError(f"no tenant named {name!r}")
+    return _context(tenant)
+
+
+def create_tenant(*, session: Session, name: str) -> TenantContext:
+    """Register a new tenant (brand) with default settings."""
+    tenant = Tenant(name=name, settings=TenantSettings().model_dump())
+    session.add(tenant)
+    session.flush()
+    return _context(tenant)
+
+
+def update_settings(*, session: Session, tenant_id: int, settings: TenantSettings) -> None:
+    """Replace a tenant's settings (validated as a whole)."""
+    tenant = session.get_one(Tenant, tenant_id)
+    tenant.settings = settings.model_dump()
+
+
+def _context(tenant: Tenant) -> TenantContext:
+    return TenantContext(
+        id=tenant.id, name=tenant.name, settings=TenantSettings.model_validate(tenant.settings)
+    )
+
+
+def create_api_key(
+    *, session: Session, tenant_id: int, name: str, role: str = "admin"
+) -> ApiKeyCreated:
+    """Issue a key `siyu_<prefix>_<secret>`; the secret is returned once and stored hashed."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(24)
+    key = ApiKey(
+        tenant_id=tenant_id, name=name, prefix=prefix, secret_hash=_hash(secret), role=role
+    )
+    session.add(key)
+    session.flush()
+    return ApiKeyCreated(id=key.id, name=name, role=role, key=f"siyu_{prefix}_{secret}")
+
+
+def authenticate_api_key(*, session: Session, key: str) -> tuple[TenantContext, str] | None:
+    """The tenant and role a presented key grants, or None if it is unknown or revoked."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "siyu":
+        return None
+    row = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
+    if row is None or row.revoked_at is not None:
+        return None
+    # Constant-time comparison: no timing oracle on the secret.
+    if not hmac.compare_digest(row.secret_hash, _hash(parts[2])):
+        return None
+    return _context(session.get_one(Tenant, row.tenant_id)), row.role
+
+
+def revoke_api_key(*, session: Session, tenant_id: int, key_id: int) -> bool:
+    """Revoke a key; returns False when the tenant has no such key."""
+    row = session.get(ApiKey, key_id)
+    if row is None or row.tenant_id != tenant_id:
+        return False
+    row.revoked_at = utcnow()
+    return True
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()

@@ -1,0 +1,104 @@
+"""Fixtures: a migrated store per backend, rollback sessions, tenants, input files.
+
+PostgreSQL runs only when SIYU_TEST_POSTGRES_URL is set; each test session then works in
+a schema of its own (created here, dropped at the end), so runs never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from siyu.store import Store, open_store
+from siyu.tenants import IdentityRules, TenantContext, get_tenant
+from support import Files, MakeTenant, rollback_session, tenant_with
+
+POSTGRES_ENV = "SIYU_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(scope="session")
+def sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """A migrated SQLite database file, shared by the whole test session."""
+    path = tmp_path_factory.mktemp("store") / "siyu-test.db"
+    store = open_store(f"sqlite:///{path}")
+    yield store
+    store.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_store() -> Iterator[Store]:
+    """A migrated PostgreSQL schema of this test session's own, dropped at the end."""
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        if os.environ.get("SIYU_REQUIRE_POSTGRES"):  # CI: a missing database is a failure
+            pytest.fail(f"SIYU_REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not")
+        pytest.skip(f"{POSTGRES_ENV} not set: PostgreSQL tests skipped")
+    schema = f"siyu_test_{secrets.token_hex(6)}"
+    admin = create_engine(url)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as error:  # set but unreachable: a failure, never a skip
+        admin.dispose()
+        raise RuntimeError(f"{POSTGRES_ENV} is set but PostgreSQL is unusable: {error}") from error
+    parsed = make_url(url)
+    options = " ".join(
+        filter(None, [str(parsed.query.get("options") or ""), f"-csearch_path={schema}"])
+    )
+    scoped = parsed.update_query_dict({"options": options})
+    store = open_store(scoped.render_as_string(hide_password=False))
+    try:
+        yield store
+    finally:
+        store.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest) -> Store:
+    """The store under test: SQLite always, PostgreSQL when configured."""
+    found: Store = request.getfixturevalue(f"{request.param}_store")
+    return found
+
+
+@pytest.fixture
+def session(store: Store) -> Iterator[Session]:
+    """A session whose work is rolled back after the test (commits release savepoints)."""
+    with rollback_session(store) as session:
+        yield session
+
+
+@pytest.fixture
+def tenant(session: Session) -> TenantContext:
+    """The default tenant the first migration creates."""
+    return get_tenant(session=session, name="default")
+
+
+@pytest.fixture
+def make_tenant(session: Session) -> MakeTenant:
+    """`make_tenant(IdentityRules(...), timezone=...)`: a tenant with custom rules."""
+
+    def make(
+        identity: IdentityRules | None = None,
+        *,
+        timezone: str | None = None,
+        name: str | None = None,
+    ) -> TenantContext:
+        return tenant_with(session, identity, timezone=timezone, name=name)
+
+    return make
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Files:
+    """Writes JSONL / CSV / .gz input files into the test's tmp_path."""
+    return Files(tmp_path)
