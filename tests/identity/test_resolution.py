@@ -505,6 +505,25 @@ def test_an_updated_record_losing_its_link_leaves_the_person(
     assert phones(mapping["customer:jd/B"]) == {phone_sha256(P2)}
 
 
+def test_the_latest_version_in_a_batch_decides_a_known_records_identifiers(
+    session: Session, tenant: TenantContext
+) -> None:
+    ingest(session, tenant, customer("tmall", "A", {"phone": P1}))
+    # Two new versions in one batch: the second restores the stored identifiers, so the
+    # UnionID the first version brought must not stay with the person.
+    ingest(
+        session,
+        tenant,
+        customer("tmall", "A", {"phone": P1, "wechat_unionid": "u-1"}),
+        customer("tmall", "A", {"phone": P1}, name="fixed"),
+    )
+    ingest(session, tenant, customer("jd", "B", {"wechat_unionid": "u-1"}))
+    assert partition(session, tenant) == {
+        frozenset({"customer:tmall/A"}),
+        frozenset({"customer:jd/B"}),
+    }
+
+
 def test_tenants_never_share_persons(
     session: Session, tenant: TenantContext, make_tenant: MakeTenant
 ) -> None:

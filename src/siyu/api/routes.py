@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
@@ -69,7 +70,7 @@ def post_event(
     )
     result = results[0]
     if result.status == "quarantined":
-        return JSONResponse(result.model_dump(mode="json"), 422)
+        return JSONResponse(asdict(result), 422)
     return result
 
 

@@ -193,18 +193,19 @@ class Resolver:
 
     def _violation(self, a: PersonState, b: PersonState) -> str | None:
         """The guard a merge of `a` and `b` would break, if any."""
-        parts = [a, b]
+        # Called for every merge candidate: count without building unions where the sizes
+        # alone settle it.
         for id_type, limit in self.rules.max_per_type.items():
-            values: set[str] = set()
-            for part in parts:
-                values |= part.strong.get(id_type, set())
-            if len(values) > limit:
+            mine, theirs = a.strong.get(id_type) or set(), b.strong.get(id_type) or set()
+            if len(mine) + len(theirs) <= limit:
+                continue
+            if len(mine | theirs) > limit:
                 return f"max_per_type:{id_type}"
-        if sum(p.customer_records for p in parts) > self.rules.max_customer_records:
+        if a.customer_records + b.customer_records > self.rules.max_customer_records:
             return "max_customer_records"
-        forbidden = set().union(*(p.forbidden for p in parts))
-        constrained = set().union(*(p.constrained for p in parts))
-        if forbidden & constrained:
+        if (a.forbidden or b.forbidden) and (a.forbidden | b.forbidden) & (
+            a.constrained | b.constrained
+        ):
             return "cannot_link"
         return None
 

@@ -31,7 +31,8 @@ from siyu.identity.schemas import (
     RecordRef,
     ResolveReport,
 )
-from siyu.store.base import table, utcnow
+from siyu.store.base import utcnow
+from siyu.store.bulk import insert_many
 from siyu.tenants.schemas import TenantContext
 
 REPLAY_LIMIT = 50_000  # links; beyond this an online replay is a batch job (identity rebuild)
@@ -51,13 +52,12 @@ def resolve_records(
     report = ResolveReport()
     fresh: dict[tuple[str, str, str], RecordIdentity] = {}
     changed: dict[tuple[str, str, str], RecordIdentity] = {}
-    for ref, record in zip(refs, records, strict=True):
+    # The same record twice in one batch: its latest version is the one that counts.
+    latest = dict(zip(refs, records, strict=True))
+    for ref, record in latest.items():
         row = existing.get(ref)
         if row is None:
-            if ref in fresh and set(fresh[ref].keys) != set(record.keys):
-                changed[ref] = record  # same record twice in one batch: the later wins
-            else:
-                fresh[ref] = record
+            fresh[ref] = record
         elif {tuple(k) for k in row.keys} != set(record.keys):
             changed[ref] = record
     resolver = Resolver(rules=tenant.settings.identity, new_oneid=new_oneid)
@@ -289,20 +289,21 @@ def _write_replay(
         for k, o in resolver.owners.items()
     ]
     if strong:
-        session.execute(insert(table(StrongIdentifier)), strong)
+        insert_many(session, StrongIdentifier, strong)
     weak = {
         (k, naming[resolver.current(o)])
         for k, holders in resolver.weak_holders.items()
         for o in holders
     }
     if weak:
-        session.execute(
-            insert(table(WeakIdentifier)),
+        insert_many(
+            session,
+            WeakIdentifier,
             [{"tenant_id": tid, "id_type": k[0], "value": k[1], "oneid": o} for k, o in weak],
         )
     fresh = [o for o in naming.values() if o not in persons]
     if fresh:
-        session.execute(insert(table(Person)), [{"oneid": o, "tenant_id": tid} for o in fresh])
+        insert_many(session, Person, [{"oneid": o, "tenant_id": tid} for o in fresh])
     successor = _successors(old_of, mapping)
     for old in persons:
         if old in naming.values() or old not in successor:

@@ -6,7 +6,19 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, and_, case, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    Row,
+    String,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from siyu.identity.models import (
@@ -20,6 +32,7 @@ from siyu.identity.models import (
 )
 from siyu.identity.resolver import Key, PersonState, Resolver
 from siyu.store.base import table, utcnow
+from siyu.store.bulk import insert_many
 
 T = TypeVar("T")
 CHUNK = 2000  # bound on bind parameters per statement (SQLite and PostgreSQL both fine)
@@ -182,14 +195,16 @@ def write_new_links(
     now = utcnow()
     current = resolver.current
     if resolver.created:
-        session.execute(
-            insert(table(Person)),
+        insert_many(
+            session,
+            Person,
             [{"oneid": o, "tenant_id": tenant_id, "created_at": now} for o in resolver.created],
         )
     _retire(session, tenant_id, resolver, now)
     if resolver.new_strong:
-        session.execute(
-            insert(table(StrongIdentifier)),
+        insert_many(
+            session,
+            StrongIdentifier,
             [
                 {"tenant_id": tenant_id, "id_type": k[0], "value": k[1], "oneid": current(o)}
                 for k, o in resolver.new_strong.items()
@@ -199,8 +214,9 @@ def write_new_links(
     if weak_rows:
         _insert_weak(session, tenant_id, weak_rows)
     if links:
-        session.execute(
-            insert(table(IdentityLink)),
+        insert_many(
+            session,
+            IdentityLink,
             [
                 {
                     "seq": seq,
@@ -219,58 +235,80 @@ def write_new_links(
 
 
 def _retire(session: Session, tenant_id: int, resolver: Resolver, now: Any) -> None:
-    for merge in resolver.merges:
-        final = resolver.current(merge.kept)
-        gone = merge.retired
-        session.execute(
-            update(Person)
-            .where(
-                Person.tenant_id == tenant_id,
-                or_(Person.oneid == gone, Person.merged_into == gone),
-            )
-            .values(merged_into=final, retired_at=func.coalesce(Person.retired_at, now))
+    """Point every merged-away OneID (and what it owned) at the person it now belongs to."""
+    if not resolver.merges:
+        return
+    # One statement per table for the whole batch (executemany), not five per merge.
+    moves = [
+        {"gone": merge.retired, "final": resolver.current(merge.kept)} for merge in resolver.merges
+    ]
+    gone, final = bindparam("gone", type_=String), bindparam("final", type_=String)
+    session.execute(
+        update(table(Person))
+        .where(
+            Person.tenant_id == tenant_id,
+            or_(Person.oneid == gone, Person.merged_into == gone),
         )
+        .values(merged_into=final, retired_at=func.coalesce(Person.retired_at, now)),
+        moves,
+    )
+    for model in (StrongIdentifier, IdentityLink):
+        core = table(model)
         session.execute(
-            update(StrongIdentifier)
-            .where(StrongIdentifier.tenant_id == tenant_id, StrongIdentifier.oneid == gone)
-            .values(oneid=final)
+            update(core)
+            .where(core.c.tenant_id == tenant_id, core.c.oneid == gone)
+            .values(oneid=final),
+            moves,
         )
-        _move_weak(session, tenant_id, gone, final)
-        session.execute(
-            update(IdentityLink)
-            .where(IdentityLink.tenant_id == tenant_id, IdentityLink.oneid == gone)
-            .values(oneid=final)
-        )
-        session.execute(
-            insert(IdentityChange).values(
-                tenant_id=tenant_id,
-                action="merge",
-                kept_oneid=merge.kept,
-                retired_oneid=gone,
-                id_type=merge.key[0],
-                id_value=merge.key[1],
-                link_seq=merge.seq,
-                at=now,
-            )
-        )
+    _move_weak(session, tenant_id, moves)
+    insert_many(
+        session,
+        IdentityChange,
+        [
+            {
+                "tenant_id": tenant_id,
+                "action": "merge",
+                "kept_oneid": merge.kept,
+                "retired_oneid": merge.retired,
+                "id_type": merge.key[0],
+                "id_value": merge.key[1],
+                "link_seq": merge.seq,
+                "at": now,
+            }
+            for merge in resolver.merges
+        ],
+    )
 
 
-def _move_weak(session: Session, tenant_id: int, gone: str, final: str) -> None:
-    held = select(WeakIdentifier.id_type, WeakIdentifier.value).where(
-        WeakIdentifier.tenant_id == tenant_id, WeakIdentifier.oneid == final
-    )
-    session.execute(
-        delete(WeakIdentifier).where(
-            WeakIdentifier.tenant_id == tenant_id,
-            WeakIdentifier.oneid == gone,
-            tuple_(WeakIdentifier.id_type, WeakIdentifier.value).in_(held),
+def _move_weak(session: Session, tenant_id: int, moves: list[dict[str, str]]) -> None:
+    weak = table(WeakIdentifier)
+    holding: set[str] = set()
+    for part in chunks(sorted({move["gone"] for move in moves})):
+        holding.update(
+            session.scalars(
+                select(weak.c.oneid).where(weak.c.tenant_id == tenant_id, weak.c.oneid.in_(part))
+            )
         )
-    )
-    session.execute(
-        update(WeakIdentifier)
-        .where(WeakIdentifier.tenant_id == tenant_id, WeakIdentifier.oneid == gone)
-        .values(oneid=final)
-    )
+    # In merge order, one move at a time: a device both persons held is kept once, by the
+    # surviving person (a chain A→B→C must see B's devices after A's have moved).
+    for move in moves:
+        if move["gone"] not in holding:
+            continue
+        held = select(weak.c.id_type, weak.c.value).where(
+            weak.c.tenant_id == tenant_id, weak.c.oneid == move["final"]
+        )
+        session.execute(
+            delete(weak).where(
+                weak.c.tenant_id == tenant_id,
+                weak.c.oneid == move["gone"],
+                tuple_(weak.c.id_type, weak.c.value).in_(held),
+            )
+        )
+        session.execute(
+            update(weak)
+            .where(weak.c.tenant_id == tenant_id, weak.c.oneid == move["gone"])
+            .values(oneid=move["final"])
+        )
 
 
 def _insert_weak(session: Session, tenant_id: int, rows: set[tuple[Key, str]]) -> None:
@@ -288,8 +326,9 @@ def _insert_weak(session: Session, tenant_id: int, rows: set[tuple[Key, str]]) -
             existing.add(((id_type, value), oneid))
     fresh = [row for row in ordered if row not in existing]
     if fresh:
-        session.execute(
-            insert(table(WeakIdentifier)),
+        insert_many(
+            session,
+            WeakIdentifier,
             [
                 {"tenant_id": tenant_id, "id_type": k[0], "value": k[1], "oneid": o}
                 for k, o in fresh
@@ -319,7 +358,7 @@ def write_blocked(
             }
         )
     if rows:
-        session.execute(insert(table(BlockedMerge)), rows)
+        insert_many(session, BlockedMerge, rows)
 
 
 def links_of_persons(session: Session, tenant_id: int, oneids: Sequence[str]) -> list[Row[Any]]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 
-class RecordResult(BaseModel):
-    """What happened to one submitted record."""
+@dataclass(slots=True, kw_only=True)
+class RecordResult:
+    """What happened to one submitted record (a plain dataclass: one is made per record)."""
 
     index: int
     line: int | None = None

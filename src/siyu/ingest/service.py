@@ -89,8 +89,17 @@ def _process(
             if data is None
             else validate_record(data, tenant=tenant)
         )
-        head = _head(data)
-        results.append(RecordResult(index=index, line=raw.line, status="accepted", **head))
+        kind, source, record_id = _head(data)
+        results.append(
+            RecordResult(
+                index=index,
+                line=raw.line,
+                status="accepted",
+                kind=kind,
+                source=source,
+                record_id=record_id,
+            )
+        )
         if isinstance(verdict, Rejection):
             rejected.append((index, raw, verdict))
         else:
@@ -148,21 +157,24 @@ _ID_FIELDS = {
 }
 
 
-def _head(data: dict[str, Any] | None) -> dict[str, str | None]:
+def _head(data: dict[str, Any] | None) -> tuple[str | None, str | None, str | None]:
+    """(kind, source, record id) of a raw record, as far as it has them."""
     if data is None:
-        return {}
+        return None, None, None
     kind = data.get("kind")
-    id_field = _ID_FIELDS.get(str(kind))
-    # Without a known kind, the record's id is whichever id field it has (so that the
-    # entry closes when the record is accepted later, e.g. a CSV re-imported with --kind).
-    candidates = [id_field] if id_field else list(_ID_FIELDS.values())
-    record_id = next((data[f] for f in candidates if data.get(f) not in (None, "")), None)
+    id_field = _ID_FIELDS.get(kind) if isinstance(kind, str) else None
+    if id_field:
+        record_id = data.get(id_field)
+    else:
+        # Without a known kind, the record's id is whichever id field it has (so that the
+        # entry closes when the record is accepted later, e.g. a CSV re-imported with --kind).
+        record_id = next((data[f] for f in _ID_FIELDS.values() if data.get(f)), None)
     source = data.get("source")
-    return {
-        "kind": str(kind) if kind else None,
-        "source": str(source) if source else None,
-        "record_id": str(record_id) if record_id not in (None, "") else None,
-    }
+    return (
+        str(kind) if kind else None,
+        str(source) if source else None,
+        str(record_id) if record_id not in (None, "") else None,
+    )
 
 
 def _fingerprint(raw: str) -> str:
@@ -188,7 +200,7 @@ def _quarantine(
     ids: list[int] = []
     for (_index, raw, rejection), fingerprint in zip(rejected, prints, strict=True):
         if fingerprint not in known:
-            head = _head(raw.data)
+            kind, source, record_id = _head(raw.data)
             entry = QuarantinedRecord(
                 tenant_id=tenant.id,
                 import_run_id=run_id,
@@ -198,9 +210,9 @@ def _quarantine(
                 reason=rejection.reason,
                 raw=raw.raw,
                 fingerprint=fingerprint,
-                kind=head.get("kind"),
-                source=(head.get("source") or "")[:32] or None,
-                record_id=(head.get("record_id") or "")[:128] or None,
+                kind=kind,
+                source=(source or "")[:32] or None,
+                record_id=(record_id or "")[:128] or None,
             )
             session.add(entry)
             session.flush()

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.records.models import CustomerRecord, Event, Order, Refund
 from siyu.records.schemas import CanonicalRecord, EventIn, OrderIn, RefundIn
 from siyu.store.base import table, utcnow
+from siyu.store.bulk import insert_many
 from siyu.tenants.schemas import TenantContext
 
 Outcome = Literal["new", "updated", "unchanged"]
@@ -91,7 +92,7 @@ def store_records(
             existing[key] = (row_id, item.content_hash, changed["previous_hashes"])
             outcomes[index] = "updated"
         if inserts:
-            session.execute(insert(table(model)), list(inserts.values()))
+            insert_many(session, model, list(inserts.values()))
         if updates:
             core = table(model)
             columns: dict[str, Any] = {c: bindparam(c) for c in updates[0] if c != "_pk"}

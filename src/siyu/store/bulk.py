@@ -1,0 +1,65 @@
+"""Bulk inserts: one statement for many rows, with the driver doing the per-row work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Table, insert
+from sqlalchemy.orm import Session
+
+from siyu.store.base import Base, table
+
+
+def insert_many(session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT `rows` (all with the same keys) into the model's table.
+
+    On SQLite the rows go straight to the driver's `executemany`: SQLAlchemy's generic
+    per-row parameter handling costs more than SQLite's insert itself. The values are
+    converted by the same column-type processors SQLAlchemy would apply, and Python-side
+    column defaults are filled in, so the stored rows are identical. PostgreSQL keeps
+    SQLAlchemy's batched `insertmanyvalues`, which is already fast there.
+    """
+    if not rows:
+        return
+    target = table(model)
+    dialect = session.get_bind().dialect
+    if dialect.name != "sqlite":
+        session.execute(insert(target), rows)
+        return
+    keys = list(rows[0])
+    defaults = _defaults(target, keys)
+    columns = [target.c[key] for key in [*keys, *defaults]]
+    processors: list[Callable[[Any], Any] | None] = [
+        column.type.bind_processor(dialect) for column in columns
+    ]
+    fixed = list(defaults.values())
+    pick = itemgetter(*keys)
+    active = [(i, process) for i, process in enumerate(processors) if process is not None]
+    converted: list[tuple[Any, ...]] = []
+    for row in rows:
+        picked = pick(row)
+        values = [*(picked if len(keys) > 1 else (picked,)), *fixed]
+        for i, process in active:
+            values[i] = process(values[i])
+        converted.append(tuple(values))
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(column.name) for column in columns)
+    marks = ", ".join("?" for _ in columns)
+    statement = f"INSERT INTO {quote(target.name)} ({names}) VALUES ({marks})"
+    session.connection().exec_driver_sql(statement, converted)
+
+
+def _defaults(target: Table, keys: Sequence[str]) -> dict[str, Any]:
+    """Values of Python-side defaults for the columns the rows leave out (one per batch)."""
+    values: dict[str, Any] = {}
+    for column in target.columns:
+        default = column.default
+        if column.key in keys or default is None or column.autoincrement is True:
+            continue
+        if default.is_scalar:
+            values[column.key] = default.arg  # type: ignore[attr-defined]
+        elif default.is_callable:
+            values[column.key] = default.arg(None)  # type: ignore[attr-defined]
+    return values
