@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -9,8 +10,13 @@ from pydantic import BaseModel, Field
 from siyu.identity.resolver import Key
 
 
-class RecordIdentity(BaseModel):
-    """A record to resolve: which record it is and its normalised matching keys."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordIdentity:
+    """A record to resolve: which record it is and its normalised matching keys.
+
+    A plain dataclass, not a pydantic model: the importer makes one per record and the
+    keys are already normalised and validated by then.
+    """
 
     kind: str
     source: str
