@@ -68,6 +68,10 @@ class Mapper:
                 if path.startswith("identifiers.") or path == "external_id"
             }
         )
+        if spec.customer:  # an order without a buyer is rejected on `customer_ref`
+            first = spec.customer["external_id"].source_columns()
+            if first:
+                self.record_columns["customer_ref"] = first[0]
         self._recent: OrderedDict[bytes, None] = OrderedDict()
 
     def read_fields(self, fields: Fields, row: Mapping[str, str]) -> Mapped:
@@ -110,10 +114,14 @@ class Mapper:
         errors = list(mapped.errors)
         order: dict[str, Any] = {"kind": "order", "source": self.spec.source, **mapped.data}
         for path, spec in self.spec.record.items():
-            if spec.aggregate == "sum" and len(rows) > 1:
-                values = [self.read_fields({path: spec}, row) for _line, row in rows[1:]]
-                errors.extend(error for value in values for error in value.errors)
+            if spec.aggregate == "first" or (spec.aggregate == "sum" and len(rows) == 1):
+                continue
+            values = [self.read_fields({path: spec}, row) for _line, row in rows[1:]]
+            errors.extend(error for value in values for error in value.errors)
+            if spec.aggregate == "sum":
                 _sum_into(order, path, [v.data for v in values])
+            else:
+                order[path] = [order.get(path), *(v.data.get(path) for v in values)]
         items: list[dict[str, Any]] = []
         for _line, row in rows if self.spec.items else ():
             item = self.read_fields(self.spec.items or {}, row)
@@ -228,7 +236,7 @@ def _sum_into(order: dict[str, Any], path: str, others: list[dict[str, Any]]) ->
             total += Decimal(str(other.get(path, "0")))
     except InvalidOperation:
         return  # a bad cell is already reported; keep the first row's text
-    order[path] = str(total)
+    order[path] = str(total.quantize(Decimal("0.01")))
 
 
 def _classify(id_type: str, value: str) -> tuple[str, str, bool]:
@@ -292,18 +300,23 @@ def _finish_order(order: dict[str, Any]) -> None:
     for item in items:
         price, quantity = _decimal(item.get("unit_price")), item.get("quantity", 1)
         if "amount" not in item and price is not None and isinstance(quantity, int):
-            item["amount"] = str(price * quantity)
+            item["amount"] = str((price * quantity).quantize(Decimal("0.01")))
     amounts = [_decimal(item.get("amount")) for item in items]
     if "total_amount" not in order and amounts and all(a is not None for a in amounts):
-        order["total_amount"] = str(sum(a for a in amounts if a is not None))
+        total = sum((a for a in amounts if a is not None), Decimal(0))
+        order["total_amount"] = str(total.quantize(Decimal("0.01")))
     refunded = _decimal(order.pop("refunded_amount", None))
     refund_status = order.pop("refund_status", None)
+    if isinstance(refund_status, list):  # one per order line (aggregate: collect)
+        done = [value == "refunded" for value in refund_status]
+        partly = any(value in ("refunded", "partially_refunded") for value in refund_status)
+        refund_status = "refunded" if all(done) else "partially_refunded" if partly else None
     status = order.get("status")
-    if status in ("created", "closed") and "paid_amount" not in order:
-        order["paid_amount"] = "0"
-    paid = _decimal(order.get("paid_amount"))
     if status == "closed" and order.get("paid_at"):
         status = "refunded"  # `closed` means cancelled before payment; after it, refunded
+    if status in ("created", "closed"):
+        order["paid_amount"] = "0.00"  # unpaid by definition, whatever the export calls due
+    paid = _decimal(order.get("paid_amount"))
     if status in ("paid", "shipped", "completed", "refunded"):
         if refund_status in ("refunded", "partially_refunded"):
             status = refund_status

@@ -42,7 +42,8 @@ class FieldSpec(_Strict):
     template: str | None = None  # e.g. "{appid}/{value}"; skipped when a param is unset
     prefix: str = ""  # type fingerprint: put before the hash
     masked: Literal["keep", "skip"] = "keep"  # skip: a value with `*` counts as empty
-    aggregate: Literal["first", "sum"] = "first"  # over the rows of one grouped order
+    # over the rows of one grouped order: the first row's, the sum, or one value per row
+    aggregate: Literal["first", "sum", "collect"] = "first"
     fallback: FieldSpec | None = None  # used when this one gives no value
 
     @model_validator(mode="before")

@@ -14,6 +14,7 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
@@ -112,10 +113,23 @@ def open_table(path: Path, *, want: list[str] | None = None) -> Table:
     raise TableError(f"{path.name}: expected a .csv, .csv.gz or .xlsx file")
 
 
-def _is_header(cells: list[str], want: list[str] | None) -> bool:
-    if not any(cells):
-        return False
-    return not want or all(column in cells for column in want)
+def _split_header(
+    rows: Iterator[tuple[int, list[Any]]], want: list[str] | None, name: str
+) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
+    """The header (the first row with all `want` columns among the first few, else the first
+    non-empty row) and the rows after it."""
+    seen: list[tuple[int, list[Any]]] = []
+    for line, cells in rows:
+        seen.append((line, cells))
+        names = clean_header(cells)
+        if any(names) and want and all(column in names for column in want):
+            return names, rows
+        if len(seen) >= _HEADER_SEARCH:
+            break
+    for index, (_line, cells) in enumerate(seen):
+        if any(clean_header(cells)):
+            return clean_header(cells), chain(seen[index + 1 :], rows)
+    raise TableError(f"{name}: no header row")
 
 
 def _open_csv(path: Path, want: list[str] | None) -> Table:
@@ -126,36 +140,41 @@ def _open_csv(path: Path, want: list[str] | None) -> Table:
     buffered = io.BufferedReader(stream, buffer_size=_SAMPLE)  # type: ignore[type-var]
     try:
         encoding = detect_encoding(buffered.peek(_SAMPLE)[:_SAMPLE])
-    except TableError as error:
+        text = io.TextIOWrapper(buffered, encoding=encoding, errors="replace", newline="")
+        delimiter = "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
+        header, rows = _split_header(
+            _csv_lines(csv.reader(text, delimiter=delimiter)), want, path.name
+        )
+    except (TableError, csv.Error, OSError) as error:
         handle.close()
         raise TableError(f"{path.name}: {error}") from None
-    text = io.TextIOWrapper(buffered, encoding=encoding, errors="replace", newline="")
-    delimiter = "\t" if path.name.lower().removesuffix(".gz").endswith(".tsv") else ","
-    reader = csv.reader(text, delimiter=delimiter)
-    header: list[str] | None = None
-    for cells in reader:
-        if _is_header(clean_header(cells), want) or reader.line_num > _HEADER_SEARCH:
-            header = clean_header(cells)
-            break
-    if header is None or not any(header):
-        handle.close()
-        raise TableError(f"{path.name}: no header row")
     probe = Probe(handle, path.stat().st_size)
-    rows = _csv_rows(reader, header, handle, probe)
-    return Table(path, header, rows, probe, encoding, handle.close)
+    data = _rows(rows, header, handle.close, probe)
+    return Table(path, header, data, probe, encoding, handle.close)
 
 
-def _csv_rows(reader: Any, header: list[str], handle: IO[bytes], probe: Probe) -> Iterator[Row]:
+def _csv_lines(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """Rows with the line each starts on (a quoted cell may span lines)."""
+    line = 0
+    for cells in reader:
+        start, line = line + 1, reader.line_num
+        yield start, cells
+
+
+def _rows(
+    rows: Iterator[tuple[int, list[Any]]],
+    header: list[str],
+    close: Callable[[], None],
+    probe: Probe,
+) -> Iterator[Row]:
     try:
-        line = reader.line_num
-        for cells in reader:
-            start, line = line + 1, reader.line_num
-            if not any(cell.strip() for cell in cells):
+        for line, cells in rows:
+            if all(cell is None or str(cell).strip() == "" for cell in cells):
                 continue
-            yield Row(start, _row_values(header, cells))
+            yield Row(line, _row_values(header, cells))
     finally:
         probe.done = True
-        handle.close()
+        close()
 
 
 def _row_values(header: list[str], cells: list[Any]) -> dict[str, str]:
@@ -175,30 +194,11 @@ def _open_xlsx(path: Path, want: list[str] | None) -> Table:
     except Exception as error:  # zip/XML errors: say which file, not a traceback
         raise TableError(f"{path.name}: not a readable .xlsx file ({error})") from None
     sheet = book.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    header: list[str] | None = None
-    number = 0
-    for number, cells in enumerate(rows, start=1):  # noqa: B007 (number is used below)
-        names = clean_header(list(cells))
-        if _is_header(names, want) or number >= _HEADER_SEARCH:
-            header = names
-            break
-    if header is None or not any(header):
-        book.close()
-        raise TableError(f"{path.name}: no header row")
-    probe = Probe(None, path.stat().st_size)
-    data = _xlsx_rows(rows, header, number, book, probe)
-    return Table(path, header, data, probe, "xlsx", book.close)
-
-
-def _xlsx_rows(
-    rows: Iterator[tuple[Any, ...]], header: list[str], after: int, book: Any, probe: Probe
-) -> Iterator[Row]:
+    numbered = enumerate((list(r) for r in sheet.iter_rows(values_only=True)), start=1)
     try:
-        for number, cells in enumerate(rows, start=after + 1):
-            if all(cell is None or str(cell).strip() == "" for cell in cells):
-                continue
-            yield Row(number, _row_values(header, list(cells)))
-    finally:
-        probe.done = True
+        header, rows = _split_header(numbered, want, path.name)
+    except TableError:
         book.close()
+        raise
+    probe = Probe(None, path.stat().st_size)
+    return Table(path, header, _rows(rows, header, book.close, probe), probe, "xlsx", book.close)

@@ -27,7 +27,14 @@ _DEFAULT_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%
 _MONEY_JUNK = str.maketrans("", "", "¥￥,， 元")
 _CENT = Decimal("0.01")
 _POSTAL = re.compile(r"[(（]\s*(\d{6})\s*[)）]\s*$")
-_PROVINCE = re.compile(r"^(.+?(?:省|自治区|特别行政区|市))")
+_PROVINCES = tuple(
+    "北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 "  # noqa: SIM905
+    "广东 海南 四川 贵州 云南 陕西 甘肃 青海 台湾 内蒙古 广西 西藏 宁夏 新疆 香港 澳门".split()
+)
+_MUNICIPALITIES = ("北京", "天津", "上海", "重庆")
+_PROVINCE = re.compile(
+    rf"^((?:{'|'.join(_PROVINCES)})(?:壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区|省|市)?)"
+)
 _CITY = re.compile(r"^(.+?(?:自治州|地区|盟|市))")
 _DISTRICT = re.compile(r"^(.+?(?:区|县|旗|市))")
 
@@ -57,7 +64,8 @@ def read(spec: FieldSpec, row: dict[str, str], ctx: Context) -> Any:
     if spec.value is not None:
         return spec.value
     if spec.type == "fingerprint":
-        return _fingerprint(spec, row, ctx)
+        found = _fingerprint(spec, row, ctx)
+        return read(spec.fallback, row, ctx) if found is None and spec.fallback else found
     column, text = _raw(spec, row, ctx)
     if text == "":
         return read(spec.fallback, row, ctx) if spec.fallback else None
@@ -112,7 +120,7 @@ def amount(column: str, text: str, unit: str) -> str:
         return str((value / 100).quantize(_CENT))
     if value.as_tuple().exponent < -2:  # type: ignore[operator]
         raise CellError(column, text, f"{text!r} has more than 2 decimals (amounts are yuan)")
-    return str(value)
+    return str(value.quantize(_CENT))  # 398 and 398.00 are one amount, one text
 
 
 def _int(column: str, text: str) -> int:
@@ -173,6 +181,9 @@ def split_address(text: str) -> dict[str, str]:
         if found:
             parts[part] = found.group(1)
             rest = rest[found.end() :]
+    province = parts.get("province", "")
+    if "city" not in parts and province[:2] in _MUNICIPALITIES:
+        parts["city"] = f"{province[:2]}市"  # 北京朝阳区...: the city is the municipality
     if rest:
         parts["address"] = rest
     return parts
@@ -193,5 +204,6 @@ def _fingerprint(spec: FieldSpec, row: dict[str, str], ctx: Context) -> str | No
     parts = ["" if part in ctx.nulls else part for part in parts]
     if not any(parts):
         return None
-    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+    # The prefix is hashed too: a key made of one phone is not that phone's plain SHA-256.
+    digest = hashlib.sha256("\x1f".join([spec.prefix, *parts]).encode()).hexdigest()[:24]
     return f"{spec.prefix}{digest}"
