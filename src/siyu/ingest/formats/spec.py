@@ -24,7 +24,8 @@ class MappingError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # YAML reads `1: paid` with an int key: status codes are text like every cell
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
 
 
 class FieldSpec(_Strict):
