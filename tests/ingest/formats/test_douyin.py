@@ -54,9 +54,10 @@ def test_buyers_are_keyed_by_the_masked_recipient(ingest_format: Ingest, stored:
     order = stored.orders("douyin")["6921458803321098761"]
     assert order.customer_external_id == zhang.external_id
     oneids = stored.oneids()
-    assert oneids[("order", "douyin", "6921458803321098761")] == oneids[
-        ("customer", "douyin", zhang.external_id)
-    ]
+    assert (
+        oneids[("order", "douyin", "6921458803321098761")]
+        == oneids[("customer", "douyin", zhang.external_id)]
+    )
 
 
 def test_unknown_status_is_quarantined(ingest_format: Ingest, stored: Store) -> None:

@@ -17,7 +17,9 @@ def test_rows_of_one_order_become_one_order_with_lines(
     assert report["quarantined"] == 2
     order = stored.orders("jd")["282345678901"]
     assert (order.total_amount, order.paid_amount) == (Decimal("477.00"), Decimal("463.00"))
-    assert [(i["product_id"], i["sku"], i["quantity"], i["unit_price"]) for i in order.items or []] == [
+    assert [
+        (i["product_id"], i["sku"], i["quantity"], i["unit_price"]) for i in order.items or []
+    ] == [
         ("100012345678", "QH-ESS-30", 1, "398.00"),
         ("100012345679", "QH-CLN-120", 1, "79.00"),
     ]
@@ -84,4 +86,7 @@ def test_gbk_and_xlsx_exports(ingest_format: Ingest, stored: Store, variant: str
 def test_xlsx_rows_are_numbered_as_in_the_sheet(ingest_format: Ingest, stored: Store) -> None:
     ingest_format("jd", "jd/orders.xlsx")  # a title row sits above the header
     entries = entries_by_line(stored)
-    assert {line: e.field for (_file, line), e in entries.items()} == {9: "订购数量", 10: "下单时间"}
+    assert {line: e.field for (_file, line), e in entries.items()} == {
+        9: "订购数量",
+        10: "下单时间",
+    }

@@ -82,9 +82,11 @@ def test_buyers_become_customer_records(ingest_format: Ingest, stored: Store) ->
         masked[0].external_id
     )
     oneids = stored.oneids()
-    assert oneids[("order", "tmall", "3701456218839012345")] == oneids[
-        ("order", "tmall", "3701456218839012348")
-    ] == oneids[("customer", "tmall", "tb_lixiaoming")]
+    assert (
+        oneids[("order", "tmall", "3701456218839012345")]
+        == oneids[("order", "tmall", "3701456218839012348")]
+        == oneids[("customer", "tmall", "tb_lixiaoming")]
+    )
 
 
 def test_malformed_rows_are_quarantined_with_file_line_and_column(

@@ -59,13 +59,16 @@ def test_hashed_mini_program_phone_links_the_youzan_buyer(
     ingest_format("youzan", "youzan/orders.csv")
     ingest_format("wechat_mp", "wechat_mp/members.csv")
     oneids = stored.oneids()
-    assert oneids[("customer", "wechat_mp", "QH20230003")] == oneids[
-        ("order", "youzan", "E20240805140000012300005")
-    ]
+    assert (
+        oneids[("customer", "wechat_mp", "QH20230003")]
+        == oneids[("order", "youzan", "E20240805140000012300005")]
+    )
     # the other members share no identifier with those buyers... except by phone
-    assert oneids[("customer", "wechat_mp", "QH20230001")] == oneids[
-        ("order", "youzan", "E20240801103000012300001")
-    ]
-    assert oneids[("customer", "wechat_mp", "QH20230001")] != oneids[
-        ("customer", "wechat_mp", "QH20230002")
-    ]
+    assert (
+        oneids[("customer", "wechat_mp", "QH20230001")]
+        == oneids[("order", "youzan", "E20240801103000012300001")]
+    )
+    assert (
+        oneids[("customer", "wechat_mp", "QH20230001")]
+        != oneids[("customer", "wechat_mp", "QH20230002")]
+    )
