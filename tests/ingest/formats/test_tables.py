@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from siyu.ingest.formats import TableError, open_table
+from siyu.ingest.formats.engine import _hint_identifiers
 from siyu.ingest.formats.tables import clean_cell, detect_encoding
 from siyu.ingest.formats.values import CellError, amount, split_address, timestamp
 
@@ -104,3 +105,24 @@ def test_one_cell_addresses_are_split(text: str, parts: tuple[str | None, ...]) 
     found = split_address(text)
     keys = ("province", "city", "district", "address", "postal_code")
     assert tuple(found.get(k) for k in keys) == parts
+
+
+@pytest.mark.parametrize(
+    ("phone", "identifiers", "attributes"),
+    [
+        ("13912345678", {"phone": "13912345678"}, None),
+        ("138****5678", {"phone": "138****5678"}, None),  # a hint for the identity rules
+        ("+86 138-****-5678", {"phone": "+86 138-****-5678"}, None),
+        ("010-6588****", {}, {"masked_phone": "010-6588****"}),  # a masked landline
+        ("0571-88886666", {}, {"phone_unparsed": "0571-88886666"}),
+        ("E10ADC3949BA59ABBE56E057F20F883E", {}, {"phone_md5": "e10adc3949ba59abbe56e057f20f883e"}),
+        ("A" * 64, {"phone_sha256": "a" * 64}, None),
+    ],
+)
+def test_phone_columns_are_classified(
+    phone: str, identifiers: dict[str, str], attributes: dict[str, str] | None
+) -> None:
+    record: dict[str, object] = {"identifiers": {"phone": phone}}
+    _hint_identifiers(record)
+    assert record["identifiers"] == identifiers
+    assert record.get("attributes") == attributes

@@ -24,6 +24,8 @@ from siyu.ingest.readers import RawRecord
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _MD5 = re.compile(r"^[0-9a-fA-F]{32}$")
+_MASKED_MOBILE = re.compile(r"^(?:\+?86)?1\d{2}\*{4}\d{4}$")
+_PHONE_NOISE = str.maketrans("", "", " -()")
 _INDEX = re.compile(r"\.\d+(?=\.|$)")
 _RECENT_CUSTOMERS = 50_000  # repeat buyers are sent once while they stay this recent
 
@@ -242,8 +244,9 @@ def _sum_into(order: dict[str, Any], path: str, others: list[dict[str, Any]]) ->
 def _classify(id_type: str, value: str) -> tuple[str, str, bool]:
     """(type, value, usable): masked values and unusable phones are hints, not identifiers;
     a hex SHA-256 in a phone column is a hashed phone."""
-    if "*" in value:
-        return ("phone" if id_type == "phone" else f"masked_{id_type}"), value, False
+    if "*" in value:  # a masked mobile stays a phone: the identity rules keep it as a hint
+        mobile = id_type == "phone" and _MASKED_MOBILE.match(value.translate(_PHONE_NOISE))
+        return ("phone" if mobile else f"masked_{id_type}"), value, False
     if id_type != "phone":
         return id_type, value, True
     if _SHA256.match(value):
