@@ -81,7 +81,7 @@ class Mapper:
         mapped = Mapped()
         for path, spec in fields.items():
             try:
-                value = read(spec, dict(row), self.ctx)
+                value = read(spec, row, self.ctx)
             except CellError as error:
                 mapped.errors.append((path, error))
                 value = error.text
@@ -92,7 +92,7 @@ class Mapper:
     def order_key(self, row: Mapping[str, str]) -> str:
         """The order id of a row (the key joining item files), or "" when unreadable."""
         try:
-            return str(read(self.spec.record["order_id"], dict(row), self.ctx) or "")
+            return str(read(self.spec.record["order_id"], row, self.ctx) or "")
         except CellError:
             return ""
 

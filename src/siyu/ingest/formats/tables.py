@@ -62,8 +62,16 @@ class Table:
     close: Callable[[], None]
 
 
+_GUARD_START = frozenset("=\t' \u3000")
+_SPACE_END = frozenset("\t \u3000")
+
+
 def clean_cell(value: Any) -> str:
     """A cell as text with export guards removed; empty string for no value."""
+    if type(value) is str and (
+        not value or (value[0] not in _GUARD_START and value[-1] not in _SPACE_END)
+    ):
+        return value  # the common case, checked first: most cells need nothing
     if value is None:
         return ""
     if isinstance(value, bool):

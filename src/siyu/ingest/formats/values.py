@@ -7,9 +7,11 @@ from __future__ import annotations
 import hashlib
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from siyu.ingest.formats.spec import FieldSpec
@@ -59,7 +61,7 @@ class Context:
     params: dict[str, str | None] = field(default_factory=dict)
 
 
-def read(spec: FieldSpec, row: dict[str, str], ctx: Context) -> Any:
+def read(spec: FieldSpec, row: Mapping[str, str], ctx: Context) -> Any:
     """The value of one field in one row, or None when the row has none."""
     if spec.value is not None:
         return spec.value
@@ -90,13 +92,13 @@ def convert(spec: FieldSpec, column: str, text: str, ctx: Context) -> Any:
     if spec.type == "date":
         return _date(column, text, tuple(spec.formats or ()))
     if spec.type == "address":
-        return split_address(text).get(spec.part or "address")
+        return split_address(text).get(spec.part or "address")  # (cached: never mutated)
     if spec.template:
         return _template(spec.template, text, ctx)
     return text
 
 
-def _raw(spec: FieldSpec, row: dict[str, str], ctx: Context) -> tuple[str, str]:
+def _raw(spec: FieldSpec, row: Mapping[str, str], ctx: Context) -> tuple[str, str]:
     for column in [spec.column] if spec.column else spec.columns or []:
         text = row.get(column, "")
         if text in ctx.nulls or (spec.masked == "skip" and "*" in text):
@@ -163,6 +165,7 @@ def _date(column: str, text: str, formats: tuple[str, ...]) -> str:
         raise CellError(column, text, f"{text!r} is not a date") from None
 
 
+@lru_cache(maxsize=4096)  # one address cell feeds several fields (province, city, ...)
 def split_address(text: str) -> dict[str, str]:
     """A one-cell Chinese address (`浙江省 杭州市 西湖区 文三路 1号(310012)`) in parts."""
     parts: dict[str, str] = {}
@@ -199,7 +202,7 @@ def _template(template: str, text: str, ctx: Context) -> str | None:
     return template.format(**values)
 
 
-def _fingerprint(spec: FieldSpec, row: dict[str, str], ctx: Context) -> str | None:
+def _fingerprint(spec: FieldSpec, row: Mapping[str, str], ctx: Context) -> str | None:
     parts = [row.get(column, "") for column in spec.columns or []]
     parts = ["" if part in ctx.nulls else part for part in parts]
     if not any(parts):
