@@ -18,15 +18,32 @@ export_app = typer.Typer(help="Export data.", no_args_is_help=True)
 
 
 def ingest_command(
-    paths: Annotated[list[Path], typer.Argument(help="JSONL or CSV files, optionally .gz")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="JSONL/CSV files (.gz too), or a platform's exports")
+    ],
     kind: Annotated[str | None, typer.Option(help="kind for files without a kind column")] = None,
     source: Annotated[str | None, typer.Option(help="source for records without one")] = None,
+    file_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="platform export: tmall, jd, douyin, youzan, pos, wechat_mp or auto "
+            "(CSV/XLSX, encoding detected; see docs/formats.md)",
+        ),
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option("--map", help="mapping file (YAML) for any other export")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option(help="format parameter KEY=VALUE, e.g. appid=wx123")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
-    """Import canonical files; bad records are quarantined, the rest go on."""
-    for path in paths:
+    """Import canonical files or platform exports; bad records are quarantined, the rest go on."""
+    for path in [*paths, *([mapping] if mapping else [])]:
         if not path.is_file():
             fail(f"no such file: {path}", 2)
+    params = dict(p.partition("=")[::2] for p in param or [])
     rt = runtime()
     with rt.session() as session, _progress(enabled=not as_json) as bar:
         tasks: dict[str, TaskID] = {}
@@ -36,15 +53,22 @@ def ingest_command(
                 tasks[file] = bar.add_task(Path(file).name, total=total)
             bar.update(tasks[file], completed=done)
 
-        report = ingest.ingest_files(
-            session=session,
-            tenant=rt.tenant(session, options.tenant),
-            paths=paths,
-            kind=kind,
-            source=source,
-            batch_size=rt.settings.ingest_batch_size,
-            on_progress=advance,
-        )
+        try:
+            report = ingest.ingest_files(
+                session=session,
+                tenant=rt.tenant(session, options.tenant),
+                paths=paths,
+                kind=kind,
+                source=source,
+                file_format=file_format,
+                mapping=mapping,
+                params=params,
+                batch_size=rt.settings.ingest_batch_size,
+                on_progress=advance,
+            )
+        except ingest.FormatProblem as error:  # files that do not fit the format asked for
+            fail(str(error), 2)
+            return
     if as_json:
         print_json(report)
         return

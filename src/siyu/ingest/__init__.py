@@ -1,5 +1,6 @@
 """Import: canonical files and API batches in; bad records quarantined, never dropped."""
 
+from siyu.ingest.formats import FormatError, MappingError, TableError, builtin_formats
 from siyu.ingest.readers import csv_row_to_record, open_records
 from siyu.ingest.schemas import IngestReport, QuarantineEntry, RecordResult
 from siyu.ingest.service import (
@@ -11,7 +12,15 @@ from siyu.ingest.service import (
     retry_quarantine,
 )
 
+# Everything a platform export can be refused for before the import starts.
+FormatProblem = (FormatError, MappingError, TableError)
+
 __all__ = [
+    "FormatError",
+    "FormatProblem",
+    "MappingError",
+    "TableError",
+    "builtin_formats",
     "MAX_API_BATCH",
     "IngestReport",
     "QuarantineEntry",

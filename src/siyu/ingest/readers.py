@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import orjson
 
@@ -29,6 +29,26 @@ class RawRecord:
     data: dict[str, Any] | None
     error: str | None = None
     field: str | None = None
+    # Platform formats: canonical field path -> the platform column it came from, so that
+    # a rejection names the column the operator sees in the export.
+    columns: Mapping[str, str] | None = None
+
+
+class Position(Protocol):
+    """How far a reader is into its file, in bytes."""
+
+    @property
+    def position(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input file as records, with a probe of the reader's position."""
+
+    path: Path
+    records: Iterator[RawRecord]
+    progress: Position
+    size: int
 
 
 class FileProgress:
@@ -60,6 +80,15 @@ def open_records(
     else:
         records = _jsonl_records(stream, str(path), kind=kind, source=source)
     return _closing(records, handle), progress, size
+
+
+def open_inputs(
+    paths: Sequence[Path], *, kind: str | None = None, source: str | None = None
+) -> Iterator[Input]:
+    """Canonical files, one input each."""
+    for path in paths:
+        records, progress, size = open_records(path, kind=kind, source=source)
+        yield Input(path, records, progress, size)
 
 
 def _closing(records: Iterator[RawRecord], handle: IO[bytes]) -> Iterator[RawRecord]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
@@ -16,8 +16,9 @@ from sqlalchemy import and_, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from siyu import identity, records
+from siyu.ingest import formats
 from siyu.ingest.models import ImportRun, QuarantinedRecord
-from siyu.ingest.readers import RawRecord, open_records
+from siyu.ingest.readers import Input, RawRecord, open_inputs, open_records
 from siyu.ingest.schemas import IngestReport, QuarantineEntry, RecordResult
 from siyu.ingest.validate import Accepted, Rejection, validate_record
 from siyu.store.base import utcnow
@@ -34,21 +35,31 @@ def ingest_files(
     paths: Sequence[Path],
     kind: str | None = None,
     source: str | None = None,
+    file_format: str | None = None,
+    mapping: Path | None = None,
+    params: Mapping[str, str] | None = None,
     batch_size: int = 5000,
     on_progress: Progress | None = None,
 ) -> IngestReport:
-    """Import canonical files (JSONL/CSV, optionally .gz), committing batch by batch."""
+    """Import files committing batch by batch: canonical JSONL/CSV (optionally .gz), or a
+    platform export (`file_format`, or a `mapping` file) in CSV/XLSX."""
     started = time.perf_counter()
+    inputs: Iterable[Input]
+    if file_format is None and mapping is None:
+        inputs = open_inputs(paths, kind=kind, source=source)
+    else:  # checked before the run starts: a wrong file is an error, not a failed run
+        spec = formats.load_mapping(mapping) if mapping is not None else None
+        plan = formats.plan_inputs(paths, spec=spec, name=file_format)
+        inputs = formats.open_format_inputs(plan, params=params)
     run = _start_run(session, tenant, ", ".join(str(p) for p in paths))
     report = IngestReport(import_run_id=run.id, files=[str(p) for p in paths])
-    for path in paths:
-        stream, probe, size = open_records(path, kind=kind, source=source)
-        for batch in _batches(stream, batch_size):
+    for item in inputs:
+        for batch in _batches(item.records, batch_size):
             with _collector_paused():
                 _process(session, tenant, batch, run.id, report)
             session.commit()  # a crash from here on loses nothing already reported
             if on_progress:
-                on_progress(str(path), probe.position, size)
+                on_progress(str(item.path), item.progress.position, item.size)
     report.seconds = round(time.perf_counter() - started, 3)
     _finish_run(session, run, report)
     return report
@@ -106,9 +117,12 @@ def _process(
         data = raw.data
         verdict = (
             Rejection(raw.field or "(line)", raw.error or "unreadable")
-            if data is None
+            if data is None or raw.error  # a reader may hand on a record with its fault
             else validate_record(data, tenant=tenant)
         )
+        if isinstance(verdict, Rejection) and raw.columns and raw.error is None:
+            column = formats.platform_column(verdict.field, raw.columns)
+            verdict = Rejection(column, verdict.reason) if column else verdict
         kind, source, record_id = _head(data)
         results.append(
             RecordResult(
