@@ -55,40 +55,14 @@ def import_csv(
     started = time.perf_counter()
     if not metrics:
         raise ExperimentError("name at least one metric column")
-    existing = _find(session, tenant, name)
-    if existing is not None:
-        if not replace:
-            raise ExperimentError(f"experiment {name!r} exists (replace it to import again)")
-        _delete(session, tenant, existing.id)
-    experiment = Experiment(
-        tenant_id=tenant.id, name=name, control_arm=control, metrics=[], origin=str(path)
-    )
-    session.add(experiment)
-    session.flush()
-    load = _Load(session, tenant, experiment.id, len(metrics), batch_size)
-    for row in read_units(path, arm_column=arm_column, metrics=metrics):
-        if isinstance(row, BadRow):
-            load.reject(row)
-        else:
-            load.add(row.line, row.arm, row.values)
-    load.flush()
-    if control not in load.arms:
-        known = ", ".join(sorted(load.arms)) or "none"
-        raise ExperimentError(f"control arm {control!r} not in column {arm_column!r} ({known})")
-    kinds = [
-        spec.kind or (MetricKind.CONTINUOUS if load.non_binary[i] else MetricKind.BINARY)
-        for i, spec in enumerate(metrics)
-    ]
-    decided = [MetricSpec(name=m.name, kind=k) for m, k in zip(metrics, kinds, strict=True)]
-    experiment.metrics = [m.model_dump(mode="json") for m in decided]
-    experiment.units = sum(load.units.values())
-    experiment.rejected = load.rejected
-    for arm_name, arm in load.arms.items():
-        arm.units = load.units[arm_name]
-    session.flush()
+    # A savepoint: an import that fails half-way leaves nothing in the caller's transaction.
+    with session.begin_nested():
+        load, decided = _import(
+            session, tenant, path, name, arm_column, control, metrics, replace, batch_size
+        )
     return ImportResult(
         experiment=name,
-        units=experiment.units,
+        units=sum(load.units.values()),
         arms=dict(sorted(load.units.items())),
         metrics=decided,
         rejected=load.rejected,
@@ -269,6 +243,53 @@ class _Load:
         self.arms[name] = arm
         self.units[name] = 0
         return arm
+
+
+def _import(
+    session: Session,
+    tenant: TenantContext,
+    path: Path,
+    name: str,
+    arm_column: str,
+    control: str,
+    metrics: Sequence[MetricSpec],
+    replace: bool,
+    batch_size: int,
+) -> tuple[_Load, list[MetricSpec]]:
+    existing = _find(session, tenant, name)
+    if existing is not None:
+        if not replace:
+            raise ExperimentError(f"experiment {name!r} exists (replace it to import again)")
+        _delete(session, tenant, existing.id)
+    experiment = Experiment(
+        tenant_id=tenant.id, name=name, control_arm=control, metrics=[], origin=str(path)
+    )
+    session.add(experiment)
+    session.flush()
+    load = _Load(session, tenant, experiment.id, len(metrics), batch_size)
+    for row in read_units(path, arm_column=arm_column, metrics=metrics):
+        if isinstance(row, BadRow):
+            load.reject(row)
+        else:
+            load.add(row.line, row.arm, row.values)
+    load.flush()
+    if control not in load.arms:
+        known = ", ".join(sorted(load.arms)) or "none"
+        raise ExperimentError(f"control arm {control!r} not in column {arm_column!r} ({known})")
+    decided = [
+        MetricSpec(
+            name=spec.name,
+            kind=spec.kind or (MetricKind.CONTINUOUS if load.non_binary[i] else MetricKind.BINARY),
+        )
+        for i, spec in enumerate(metrics)
+    ]
+    experiment.metrics = [m.model_dump(mode="json") for m in decided]
+    experiment.units = sum(load.units.values())
+    experiment.rejected = load.rejected
+    for arm_name, arm in load.arms.items():
+        arm.units = load.units[arm_name]
+    session.flush()
+    return load, decided
 
 
 def _aggregate(

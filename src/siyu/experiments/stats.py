@@ -165,9 +165,13 @@ def _relative_lift(
     """
     if control_mean == 0:
         return None, None
-    lift = treatment_mean / control_mean - 1
-    variance = treatment_var / control_mean**2 + treatment_mean**2 * control_var / control_mean**4
-    half = z_quantile(confidence) * math.sqrt(variance)
+    ratio = treatment_mean / control_mean
+    # The same variance written so that a tiny control mean cannot underflow c² or c⁴.
+    se = math.hypot(math.sqrt(treatment_var), ratio * math.sqrt(control_var)) / abs(control_mean)
+    lift = ratio - 1
+    if not (math.isfinite(lift) and math.isfinite(se)):
+        return None, None  # a control mean so near zero that the ratio overflows
+    half = z_quantile(confidence) * se
     return lift, (lift - half, lift + half)
 
 
