@@ -226,3 +226,30 @@ def test_gzipped_csv_with_bom_and_blank_lines(
         metrics=specs("bought"),
     )
     assert result.arms == {"A": 2, "control": 1} and result.rejected == 0
+
+
+def test_variances_stay_exact_when_the_mean_dwarfs_the_spread(
+    session: Session, tenant: TenantContext, files: Files
+) -> None:
+    """Σx² − (Σx)²/n would lose every digit here; deviations from the centre do not."""
+    rng = np.random.default_rng(5)
+    rows: list[dict[str, object]] = [
+        {"group": arm, "amount": 1e9 + float(rng.normal(0, 0.01 if arm == "A" else 0.02))}
+        for arm in ("control", "A")
+        for _ in range(500)
+    ]
+    load(session, tenant, files, rows, metrics=specs("amount"))
+    report = experiments.experiment_report(
+        session=session, tenant=tenant, name="test", options=ReportOptions()
+    )
+    stored = {float(str(r["amount"])) for r in rows}  # the values as the CSV holds them
+    assert len(stored) > 900
+    for arm in report.arms:
+        values = np.array([float(str(r["amount"])) for r in rows if r["group"] == arm.arm])
+        assert arm.metrics["amount"].std == pytest.approx(values.std(ddof=1), rel=1e-6)
+
+
+def test_at_most_eight_metrics(session: Session, tenant: TenantContext, files: Files) -> None:
+    row = {"group": "control", **{f"x{i}": 1 for i in range(9)}}
+    with pytest.raises(ExperimentError, match="at most 8 metrics"):
+        load(session, tenant, files, [row], metrics=specs(*(f"x{i}" for i in range(9))))

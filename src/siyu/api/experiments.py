@@ -13,9 +13,7 @@ router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"])
 
 
 @router.get("")
-def list_experiments(
-    session: SessionDep, caller: CallerDep
-) -> list[experiments.ExperimentSummary]:
+def list_experiments(session: SessionDep, caller: CallerDep) -> list[experiments.ExperimentSummary]:
     """The tenant's experiments, newest first."""
     return experiments.list_experiments(session=session, tenant=caller.tenant)
 

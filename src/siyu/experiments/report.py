@@ -15,7 +15,14 @@ from siyu.experiments.schemas import (
     MetricSummary,
     ReportOptions,
 )
-from siyu.experiments.stats import Comparison, Sample, compare_means, compare_proportions, holm
+from siyu.experiments.stats import (
+    Comparison,
+    Sample,
+    binary_sample,
+    compare_means,
+    compare_proportions,
+    holm,
+)
 
 
 class ExperimentError(Exception):
@@ -102,6 +109,8 @@ def _arm_result(
     summaries = {}
     for metric in metrics:
         sample = arm.samples.get(metric.name, Sample(n=0, total=0.0, m2=0.0))
+        if metric.kind is MetricKind.BINARY:  # counts, not float sums, for 0/1 metrics
+            sample = binary_sample(n=sample.n, successes=sample.successes)
         summaries[metric.name] = MetricSummary(
             n=sample.n,
             mean=_finite(sample.mean),

@@ -5,18 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.experiments.funnel import JOURNEY_METRICS, summarise_journey
-from siyu.experiments.models import (
-    Experiment,
-    ExperimentArm,
-    ExperimentOutcome,
-    ExperimentReject,
-)
+from siyu.experiments.models import Experiment, ExperimentArm, ExperimentReject
 from siyu.experiments.readers import BadRow, read_units
 from siyu.experiments.report import ArmData, ExperimentError, build_report
 from siyu.experiments.schemas import (
@@ -30,13 +24,8 @@ from siyu.experiments.schemas import (
     RejectedRow,
     ReportOptions,
 )
-from siyu.experiments.stats import Sample
-from siyu.store.base import table
-from siyu.store.bulk import insert_many
+from siyu.experiments.storage import UnitWriter, aggregate_units, delete_rows
 from siyu.tenants import TenantContext
-
-MAX_ARMS = 50  # more distinct values than this means the arm column is not an arm column
-SHOWN_REJECTS = 20
 
 
 def import_csv(
@@ -57,16 +46,45 @@ def import_csv(
         raise ExperimentError("name at least one metric column")
     # A savepoint: an import that fails half-way leaves nothing in the caller's transaction.
     with session.begin_nested():
-        load, decided = _import(
-            session, tenant, path, name, arm_column, control, metrics, replace, batch_size
+        existing = _find(session, tenant, name)
+        if existing is not None:
+            if not replace:
+                raise ExperimentError(f"experiment {name!r} exists (replace it to import again)")
+            delete_rows(session, existing)
+        experiment = Experiment(
+            tenant_id=tenant.id, name=name, control_arm=control, origin=str(path)
         )
+        session.add(experiment)
+        session.flush()
+        writer = UnitWriter(session, tenant.id, experiment.id, len(metrics), batch_size)
+        for row in read_units(path, arm_column=arm_column, metrics=metrics):
+            if isinstance(row, BadRow):
+                writer.reject(row)
+            else:
+                writer.add(row.line, row.arm, row.values)
+        writer.flush()
+        if control not in writer.units:
+            known = ", ".join(sorted(writer.units)) or "none"
+            raise ExperimentError(f"control arm {control!r} not in column {arm_column!r} ({known})")
+        decided = [
+            # A metric of unstated kind is binary when every value was 0 or 1.
+            spec.model_copy(update={"kind": spec.kind or _kind_of(writer.non_binary[i])})
+            for i, spec in enumerate(metrics)
+        ]
+        experiment.metrics = [m.model_dump(mode="json") for m in decided]
+        experiment.centres = writer.centres()
+        experiment.units = sum(writer.units.values())
+        experiment.rejected = writer.rejected
+        for arm in _arms(session, experiment):
+            arm.units = writer.units[arm.name]
+        session.flush()
     return ImportResult(
         experiment=name,
-        units=sum(load.units.values()),
-        arms=dict(sorted(load.units.items())),
+        units=experiment.units,
+        arms=dict(sorted(writer.units.items())),
         metrics=decided,
-        rejected=load.rejected,
-        first_rejects=load.shown,
+        rejected=writer.rejected,
+        first_rejects=writer.shown,
         seconds=round(time.perf_counter() - started, 3),
     )
 
@@ -75,32 +93,26 @@ def experiment_report(
     *, session: Session, tenant: TenantContext, name: str, options: ReportOptions
 ) -> ExperimentReport:
     """Each arm of a stored experiment against its control, per metric."""
-    experiment = _find(session, tenant, name)
-    if experiment is None:
-        raise ExperimentError(f"no experiment {name!r}")
+    experiment = _get(session, tenant, name)
     metrics = [MetricSpec.model_validate(m) for m in experiment.metrics]
-    arms = session.scalars(
-        select(ExperimentArm).where(
-            ExperimentArm.tenant_id == tenant.id, ExperimentArm.experiment_id == experiment.id
+    samples = aggregate_units(session, experiment, len(metrics))
+    arms = [
+        ArmData(
+            name=arm.name,
+            units=arm.units,
+            samples={
+                metric.name: samples[(i, arm.id)]
+                for i, metric in enumerate(metrics)
+                if (i, arm.id) in samples
+            },
         )
-    ).all()
-    samples = _aggregate(session, tenant, experiment.id)
+        for arm in _arms(session, experiment)
+    ]
     return build_report(
         experiment=experiment.name,
         control=experiment.control_arm,
         metrics=metrics,
-        arms=[
-            ArmData(
-                name=arm.name,
-                units=arm.units,
-                samples={
-                    m.name: samples[(i, arm.id)]
-                    for i, m in enumerate(metrics)
-                    if (i, arm.id) in samples
-                },
-            )
-            for arm in arms
-        ],
+        arms=arms,
         options=options,
     )
 
@@ -150,9 +162,7 @@ def list_experiments(*, session: Session, tenant: TenantContext) -> list[Experim
 
 def list_rejects(*, session: Session, tenant: TenantContext, name: str) -> list[RejectedRow]:
     """The rows of an experiment's import that could not be used, by line."""
-    experiment = _find(session, tenant, name)
-    if experiment is None:
-        raise ExperimentError(f"no experiment {name!r}")
+    experiment = _get(session, tenant, name)
     found = session.scalars(
         select(ExperimentReject)
         .where(
@@ -165,162 +175,21 @@ def list_rejects(*, session: Session, tenant: TenantContext, name: str) -> list[
 
 
 def delete_experiment(*, session: Session, tenant: TenantContext, name: str) -> None:
-    """Remove an experiment with its arms, outcomes and rejected rows; the caller commits."""
-    experiment = _find(session, tenant, name)
-    if experiment is None:
-        raise ExperimentError(f"no experiment {name!r}")
-    _delete(session, tenant, experiment.id)
+    """Remove an experiment with its arms, units and rejected rows; the caller commits."""
+    delete_rows(session, _get(session, tenant, name))
 
 
-class _Load:
-    """Buffers outcome rows and rejects, writing them in bulk every `batch_size` units."""
+def _kind_of(non_binary: bool) -> MetricKind:
+    return MetricKind.CONTINUOUS if non_binary else MetricKind.BINARY
 
-    def __init__(
-        self, session: Session, tenant: TenantContext, experiment_id: int, width: int, batch: int
-    ) -> None:
-        self.session, self.tenant, self.experiment_id = session, tenant, experiment_id
-        self.batch = batch
-        self.arms: dict[str, ExperimentArm] = {}
-        self.units: dict[str, int] = {}
-        self.non_binary = [False] * width
-        self.rows: list[dict[str, Any]] = []
-        self.rejects: list[dict[str, Any]] = []
-        self.rejected = 0
-        self.shown: list[RejectedRow] = []
 
-    def add(self, line: int, arm_name: str, values: tuple[float, ...]) -> None:
-        arm = self.arms.get(arm_name) or self._new_arm(arm_name)
-        self.units[arm_name] += 1
-        for metric, value in enumerate(values):
-            if value != 0.0 and value != 1.0:
-                self.non_binary[metric] = True
-            self.rows.append(
-                {
-                    "tenant_id": self.tenant.id,
-                    "experiment_id": self.experiment_id,
-                    "arm_id": arm.id,
-                    "line": line,
-                    "metric": metric,
-                    "value": value,
-                }
-            )
-        if len(self.rows) >= self.batch * len(values):
-            self.flush()
-
-    def reject(self, bad: BadRow) -> None:
-        self.rejected += 1
-        if len(self.shown) < SHOWN_REJECTS:
-            self.shown.append(
-                RejectedRow(line=bad.line, field=bad.field, reason=bad.reason, raw=bad.raw)
-            )
-        self.rejects.append(
-            {
-                "tenant_id": self.tenant.id,
-                "experiment_id": self.experiment_id,
-                "line": bad.line,
-                "field": bad.field,
-                "reason": bad.reason,
-                "raw": bad.raw,
-            }
+def _arms(session: Session, experiment: Experiment) -> Sequence[ExperimentArm]:
+    return session.scalars(
+        select(ExperimentArm).where(
+            ExperimentArm.tenant_id == experiment.tenant_id,
+            ExperimentArm.experiment_id == experiment.id,
         )
-        if len(self.rejects) >= self.batch:
-            self.flush()
-
-    def flush(self) -> None:
-        insert_many(self.session, ExperimentOutcome, self.rows)
-        insert_many(self.session, ExperimentReject, self.rejects)
-        self.rows.clear()
-        self.rejects.clear()
-
-    def _new_arm(self, name: str) -> ExperimentArm:
-        if len(self.arms) >= MAX_ARMS:
-            raise ExperimentError(
-                f"more than {MAX_ARMS} distinct arms: is the arm column really the arm column?"
-            )
-        arm = ExperimentArm(tenant_id=self.tenant.id, experiment_id=self.experiment_id, name=name)
-        self.session.add(arm)
-        self.session.flush()
-        self.arms[name] = arm
-        self.units[name] = 0
-        return arm
-
-
-def _import(
-    session: Session,
-    tenant: TenantContext,
-    path: Path,
-    name: str,
-    arm_column: str,
-    control: str,
-    metrics: Sequence[MetricSpec],
-    replace: bool,
-    batch_size: int,
-) -> tuple[_Load, list[MetricSpec]]:
-    existing = _find(session, tenant, name)
-    if existing is not None:
-        if not replace:
-            raise ExperimentError(f"experiment {name!r} exists (replace it to import again)")
-        _delete(session, tenant, existing.id)
-    experiment = Experiment(
-        tenant_id=tenant.id, name=name, control_arm=control, metrics=[], origin=str(path)
-    )
-    session.add(experiment)
-    session.flush()
-    load = _Load(session, tenant, experiment.id, len(metrics), batch_size)
-    for row in read_units(path, arm_column=arm_column, metrics=metrics):
-        if isinstance(row, BadRow):
-            load.reject(row)
-        else:
-            load.add(row.line, row.arm, row.values)
-    load.flush()
-    if control not in load.arms:
-        known = ", ".join(sorted(load.arms)) or "none"
-        raise ExperimentError(f"control arm {control!r} not in column {arm_column!r} ({known})")
-    decided = [
-        MetricSpec(
-            name=spec.name,
-            kind=spec.kind or (MetricKind.CONTINUOUS if load.non_binary[i] else MetricKind.BINARY),
-        )
-        for i, spec in enumerate(metrics)
-    ]
-    experiment.metrics = [m.model_dump(mode="json") for m in decided]
-    experiment.units = sum(load.units.values())
-    experiment.rejected = load.rejected
-    for arm_name, arm in load.arms.items():
-        arm.units = load.units[arm_name]
-    session.flush()
-    return load, decided
-
-
-def _aggregate(
-    session: Session, tenant: TenantContext, experiment_id: int
-) -> dict[tuple[int, int], Sample]:
-    """(metric, arm id) → count, sum and squared deviations, in two passes for accuracy."""
-    o = table(ExperimentOutcome)
-    scope = and_(o.c.tenant_id == tenant.id, o.c.experiment_id == experiment_id)
-    means = (
-        select(o.c.metric, o.c.arm_id, func.avg(o.c.value).label("mean"))
-        .where(scope)
-        .group_by(o.c.metric, o.c.arm_id)
-        .subquery()
-    )
-    deviation = o.c.value - means.c.mean
-    query = (
-        select(
-            o.c.metric,
-            o.c.arm_id,
-            func.count(),
-            func.sum(o.c.value),
-            func.sum(deviation * deviation),
-        )
-        .join(means, and_(o.c.metric == means.c.metric, o.c.arm_id == means.c.arm_id))
-        .where(scope)
-        .group_by(o.c.metric, o.c.arm_id)
-    )
-    return {
-        (metric, arm_id): Sample(n=int(n), total=float(total), m2=float(m2))
-        for metric, arm_id, n, total, m2 in session.execute(query)
-    }
+    ).all()
 
 
 def _find(session: Session, tenant: TenantContext, name: str) -> Experiment | None:
@@ -329,12 +198,8 @@ def _find(session: Session, tenant: TenantContext, name: str) -> Experiment | No
     )
 
 
-def _delete(session: Session, tenant: TenantContext, experiment_id: int) -> None:
-    for model in (ExperimentOutcome, ExperimentReject, ExperimentArm):
-        rows = table(model)
-        session.execute(
-            delete(rows).where(rows.c.tenant_id == tenant.id, rows.c.experiment_id == experiment_id)
-        )
-    session.execute(
-        delete(Experiment).where(Experiment.tenant_id == tenant.id, Experiment.id == experiment_id)
-    )
+def _get(session: Session, tenant: TenantContext, name: str) -> Experiment:
+    found = _find(session, tenant, name)
+    if found is None:
+        raise ExperimentError(f"no experiment {name!r}")
+    return found

@@ -83,6 +83,8 @@ def compare_proportions(
     """Difference in proportions (Newcombe or Wald CI), relative lift, z/χ²/Fisher p-value."""
     if control.n == 0 or treatment.n == 0:
         return Comparison(None, None, None, None, None, None)
+    control = binary_sample(n=control.n, successes=control.successes)  # exact 0/1 counts
+    treatment = binary_sample(n=treatment.n, successes=treatment.successes)
     p0, p1 = control.mean, treatment.mean
     difference = p1 - p0
     if interval == "newcombe":
