@@ -185,3 +185,15 @@ def test_bad_arguments_are_clear_errors(cli_run: RunCli, files: Files) -> None:
     )
     bad_test = cli_run("experiment", "report", "x", "--binary-test", "t")
     assert bad_test.exit_code == 1 and "binary_test" in bad_test.stderr
+
+
+def test_bench_experiments(cli_run: RunCli, tmp_path: Path) -> None:
+    out = tmp_path / "b.json"
+    result = cli_run(
+        "bench", "experiments", "--units", "3000", "--out", out, "--work-dir", tmp_path / "w",
+        db=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    assert figures["benchmark"] == "experiments" and figures["units"] == 3000
+    assert figures["metric_values"] == 9000 and figures["units_per_second"] > 0

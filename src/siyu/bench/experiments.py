@@ -77,7 +77,7 @@ def run_experiments_bench(
         "store": url.split(":")[0],
         "file": str(file),
         "units": imported.units,
-        "outcome_rows": imported.units * 3,
+        "metric_values": imported.units * 3,
         "import_seconds": round(import_seconds, 2),
         "units_per_second": round(imported.units / import_seconds),
         "report_seconds": round(report_seconds, 2),
