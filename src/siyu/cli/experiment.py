@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from siyu import experiments
 from siyu.cli.common import console, fail, options, print_json, runtime
+from siyu.tenants import TenantContext
 
 experiment_app = typer.Typer(
     help="Experiments: lift over control with confidence intervals and p-values.",
@@ -36,22 +40,17 @@ def import_csv(
     except ValueError as error:
         fail(str(error))
         return
-    rt = runtime()
-    with rt.session() as session:
-        try:
-            result = experiments.import_csv(
-                session=session,
-                tenant=rt.tenant(session, options.tenant),
-                path=file,
-                name=name or file.name.split(".")[0],
-                arm_column=arm_column,
-                control=control,
-                metrics=specs,
-                replace=replace,
-            )
-        except experiments.ExperimentError as error:
-            fail(str(error))
-            return
+    with _service() as (session, tenant):
+        result = experiments.import_csv(
+            session=session,
+            tenant=tenant,
+            path=file,
+            name=name or file.name.split(".")[0],
+            arm_column=arm_column,
+            control=control,
+            metrics=specs,
+            replace=replace,
+        )
         session.commit()
     if as_json:
         print_json(result)
@@ -90,18 +89,10 @@ def report(
     except ValueError as error:
         fail(str(error))
         return
-    rt = runtime()
-    with rt.session() as session:
-        try:
-            found = experiments.experiment_report(
-                session=session,
-                tenant=rt.tenant(session, options.tenant),
-                name=name,
-                options=chosen,
-            )
-        except experiments.ExperimentError as error:
-            fail(str(error))
-            return
+    with _service() as (session, tenant):
+        found = experiments.experiment_report(
+            session=session, tenant=tenant, name=name, options=chosen
+        )
     if as_json:
         print_json(found)
         return
@@ -111,11 +102,8 @@ def report(
 @experiment_app.command("list")
 def list_command(as_json: JsonOption = False) -> None:
     """The experiments of the tenant."""
-    rt = runtime()
-    with rt.session() as session:
-        found = experiments.list_experiments(
-            session=session, tenant=rt.tenant(session, options.tenant)
-        )
+    with _service() as (session, tenant):
+        found = experiments.list_experiments(session=session, tenant=tenant)
     if as_json:
         print_json(found)
         return
@@ -129,15 +117,8 @@ def list_command(as_json: JsonOption = False) -> None:
 @experiment_app.command("rejects")
 def rejects(name: str, as_json: JsonOption = False) -> None:
     """Rows of an experiment's import that could not be used, with field and reason."""
-    rt = runtime()
-    with rt.session() as session:
-        try:
-            found = experiments.list_rejects(
-                session=session, tenant=rt.tenant(session, options.tenant), name=name
-            )
-        except experiments.ExperimentError as error:
-            fail(str(error))
-            return
+    with _service() as (session, tenant):
+        found = experiments.list_rejects(session=session, tenant=tenant, name=name)
     if as_json:
         print_json(found)
         return
@@ -150,17 +131,21 @@ def rejects(name: str, as_json: JsonOption = False) -> None:
 @experiment_app.command("delete")
 def delete(name: str) -> None:
     """Remove an experiment and everything imported for it."""
+    with _service() as (session, tenant):
+        experiments.delete_experiment(session=session, tenant=tenant, name=name)
+        session.commit()
+    console.print(f"deleted experiment {name}")
+
+
+@contextmanager
+def _service() -> Iterator[tuple[Session, TenantContext]]:
+    """A session and the tenant; an ExperimentError ends the command with its message."""
     rt = runtime()
     with rt.session() as session:
         try:
-            experiments.delete_experiment(
-                session=session, tenant=rt.tenant(session, options.tenant), name=name
-            )
+            yield session, rt.tenant(session, options.tenant)
         except experiments.ExperimentError as error:
             fail(str(error))
-            return
-        session.commit()
-    console.print(f"deleted experiment {name}")
 
 
 def _print_report(found: experiments.ExperimentReport) -> None:
