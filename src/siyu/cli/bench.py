@@ -35,6 +35,31 @@ def bench_ingest(
     _report(result, out)
 
 
+@bench_app.command("experiments")
+def bench_experiments(
+    units: Annotated[int, typer.Option(help="units in the generated CSV")] = 1_000_000,
+    file: Annotated[
+        Path | None, typer.Option(help="a per-unit CSV with segment,visit,conversion,spend")
+    ] = None,
+    control: Annotated[str, typer.Option(help="control arm of --file")] = "No E-Mail",
+    out: Annotated[Path, typer.Option(help="JSON results")] = Path(
+        "bench-results/experiments.json"
+    ),
+    work_dir: Annotated[Path | None, typer.Option(help="keep data and database here")] = None,
+) -> None:
+    """Experiment CSV import (3 metrics per unit) and report over the store."""
+    from siyu.bench.experiments import run_experiments_bench
+
+    result = run_experiments_bench(
+        units=units,
+        file=file,
+        control=control,
+        database_url=options.database_url,
+        work_dir=work_dir,
+    )
+    _report(result, out)
+
+
 def _report(result: dict[str, Any], out: Path) -> None:
     table = Table("metric", "value", title=f"siyu bench {result['benchmark']}")
     for key, value in result.items():

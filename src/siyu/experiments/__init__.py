@@ -1,0 +1,55 @@
+"""Experiments: randomised tests and journeys' A/B/holdout splits, measured against control."""
+
+from siyu.experiments.report import ExperimentError
+from siyu.experiments.schemas import (
+    ArmResult,
+    ExperimentReport,
+    ExperimentSummary,
+    FunnelStep,
+    ImportResult,
+    JourneyReport,
+    Lift,
+    MetricKind,
+    MetricSpec,
+    MetricSummary,
+    PersonOutcome,
+    RejectedRow,
+    ReportOptions,
+    Stage,
+    StepArmCounts,
+    parse_metrics,
+)
+from siyu.experiments.service import (
+    delete_experiment,
+    experiment_report,
+    import_csv,
+    journey_report,
+    list_experiments,
+    list_rejects,
+)
+
+__all__ = [
+    "ArmResult",
+    "ExperimentError",
+    "ExperimentReport",
+    "ExperimentSummary",
+    "FunnelStep",
+    "ImportResult",
+    "JourneyReport",
+    "Lift",
+    "MetricKind",
+    "MetricSpec",
+    "MetricSummary",
+    "PersonOutcome",
+    "RejectedRow",
+    "ReportOptions",
+    "Stage",
+    "StepArmCounts",
+    "delete_experiment",
+    "experiment_report",
+    "import_csv",
+    "journey_report",
+    "list_experiments",
+    "list_rejects",
+    "parse_metrics",
+]
