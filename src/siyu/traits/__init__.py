@@ -1,0 +1,13 @@
+"""Traits: per-person purchase traits, favourites, RFM and lifecycle, computed in the engine."""
+
+from siyu.traits.schemas import LIFECYCLE_STAGES, ComputeReport, PersonTraitsView
+from siyu.traits.service import get_traits, list_traits, run_compute
+
+__all__ = [
+    "LIFECYCLE_STAGES",
+    "ComputeReport",
+    "PersonTraitsView",
+    "get_traits",
+    "list_traits",
+    "run_compute",
+]
