@@ -13,7 +13,7 @@ import orjson
 from sqlalchemy import and_, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from siyu import identity, records
+from siyu import identity, records, traits
 from siyu.ingest.models import ImportRun, QuarantinedRecord
 from siyu.ingest.readers import RawRecord, open_records
 from siyu.ingest.schemas import IngestReport, QuarantineEntry, RecordResult
@@ -63,8 +63,34 @@ def ingest_records(
     ]
     report = IngestReport()
     results = _process(session, tenant, raws, None, report)
+    # The API path is the online one: keep the touched persons' purchase traits fresh now.
+    # (Bulk file imports leave that to the next incremental `siyu compute`.)
+    traits.refresh_purchase_traits(
+        session=session, tenant=tenant, oneids=_touched_persons(session, tenant, items, results)
+    )
     session.commit()
     return report, results
+
+
+def _touched_persons(
+    session: Session,
+    tenant: TenantContext,
+    items: Sequence[dict[str, Any]],
+    results: Sequence[RecordResult],
+) -> set[str]:
+    """Persons whose records were accepted; a refund touches its order's person."""
+    touched = {r.oneid for r in results if r.oneid and r.outcome != "unchanged"}
+    refunded = [
+        (str(items[r.index]["source"]), str(items[r.index]["order_id"]))
+        for r in results
+        if r.status == "accepted" and r.kind == "refund" and r.outcome != "unchanged"
+    ]
+    if refunded:
+        owners = identity.oneids_of_records(
+            session=session, tenant=tenant, kind="order", refs=refunded
+        )
+        touched.update(owners.values())
+    return touched
 
 
 def _batches(stream: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:

@@ -1,5 +1,6 @@
 """Traits: per-person purchase traits, favourites, RFM and lifecycle, computed in the engine."""
 
+from siyu.traits.online import refresh_purchase_traits
 from siyu.traits.schemas import LIFECYCLE_STAGES, ComputeReport, PersonTraitsView
 from siyu.traits.service import get_traits, list_traits, run_compute
 
@@ -9,5 +10,6 @@ __all__ = [
     "PersonTraitsView",
     "get_traits",
     "list_traits",
+    "refresh_purchase_traits",
     "run_compute",
 ]
