@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from siyu import identity, ingest, profiles
+from siyu import analytics, identity, ingest, profiles
 from siyu.api.deps import CallerDep, SessionDep, WriterDep
 
 router = APIRouter(prefix="/api/v1")
@@ -153,3 +154,28 @@ def quarantine(
 ) -> list[ingest.QuarantineEntry]:
     """Quarantined records with file, line, field and reason."""
     return ingest.list_quarantine(session=session, tenant=caller.tenant, status=status_)
+
+
+@router.get("/reports")
+def list_reports(caller: CallerDep) -> list[analytics.ReportInfo]:
+    """The consumer-asset reports."""
+    return analytics.list_reports()
+
+
+@router.get("/reports/{name}")
+def run_report(
+    request: Request, session: SessionDep, caller: CallerDep, name: str
+) -> analytics.ReportResult:
+    """Run a report on the engine (traits as of the last compute)."""
+    settings = request.app.state.runtime.settings
+    try:
+        return analytics.run_report(
+            session=session,
+            tenant=caller.tenant,
+            name=name,
+            engine_dir=Path(settings.engine_dir),
+            engine=settings.engine,
+            spark_master=settings.spark_master,
+        )
+    except analytics.UnknownReportError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None

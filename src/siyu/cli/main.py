@@ -10,6 +10,7 @@ from siyu.cli import admin, bench, demo
 from siyu.cli import compute as compute_cli
 from siyu.cli import ingest as ingest_cli
 from siyu.cli import person as person_cli
+from siyu.cli import report as report_cli
 from siyu.cli.common import options
 
 app = typer.Typer(
@@ -43,3 +44,5 @@ app.command("migrate")(admin.migrate)
 app.command("demo")(demo.demo)
 app.add_typer(bench.bench_app, name="bench")
 app.command("compute")(compute_cli.compute_command)
+app.command("report")(report_cli.report_command)
+app.command("import-retail")(report_cli.import_retail_command)
