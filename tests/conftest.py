@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from siyu.engine import ENGINES, spark_session, spark_unavailable
 from siyu.store import Store, open_store
 from siyu.tenants import IdentityRules, TenantContext, get_tenant
 from support import Files, MakeTenant, rollback_session, tenant_with
@@ -102,3 +103,25 @@ def make_tenant(session: Session) -> MakeTenant:
 def files(tmp_path: Path) -> Files:
     """Writes JSONL / CSV / .gz input files into the test's tmp_path."""
     return Files(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def spark_ready() -> None:
+    """One Spark session for the whole run; skipped (visibly) or failed when unavailable."""
+    reason = spark_unavailable()
+    if reason:
+        if os.environ.get("SIYU_REQUIRE_SPARK"):  # CI: a missing Spark is a failure
+            pytest.fail(f"SIYU_REQUIRE_SPARK is set but the Spark engine cannot run: {reason}")
+        pytest.skip(f"Spark engine tests skipped: {reason}")
+    spark_session("local[2]")
+
+
+@pytest.fixture(params=[pytest.param(e, marks=getattr(pytest.mark, e)) for e in ENGINES])
+def engine_name(request: pytest.FixtureRequest) -> str:
+    """Each engine computation runs on DuckDB and on Spark (the shared engine suite)."""
+    if request.param == "spark":
+        store_param = getattr(request.node, "callspec", None)
+        if store_param is not None and store_param.params.get("store") == "postgres":
+            pytest.skip("Spark runs with the SQLite store only: it reads the same snapshot")
+        request.getfixturevalue("spark_ready")
+    return str(request.param)

@@ -17,6 +17,12 @@ class Settings(BaseSettings):
     # Records per store transaction during bulk import: large enough to amortise commits,
     # small enough that a crash re-imports little and memory stays flat.
     ingest_batch_size: int = 5000
+    # Where the columnar engine keeps each tenant's Parquet snapshot of the facts it reads
+    # (a local path now; the same layout serves Spark from object storage later).
+    engine_dir: str = "./siyu-engine"
+    # The batch engine `siyu compute` uses unless told otherwise: "duckdb" or "spark".
+    engine: str = "duckdb"
+    spark_master: str = "local[2]"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -6,35 +6,32 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from siyu import identity, ingest, profiles
+from siyu import analytics, identity, ingest, profiles
 from siyu.api.deps import CallerDep, SessionDep, WriterDep
 
 router = APIRouter(prefix="/api/v1")
 
-
 class RecordsBatch(BaseModel):
     # Size is checked in the handler: a 422 would echo the whole batch (personal data) back.
     records: list[dict[str, Any]]
-
 
 class RecordsResponse(BaseModel):
     accepted: int
     quarantined: int
     results: list[ingest.RecordResult]
 
-
 class DetachRequest(BaseModel):
     kind: str
     source: str
     record_id: str
     reason: str = Field(min_length=1)
-
 
 @router.post("/records")
 def post_records(
@@ -56,7 +53,6 @@ def post_records(
         accepted=report.accepted, quarantined=report.quarantined, results=results
     )
 
-
 @router.post("/events", response_model=ingest.RecordResult)
 def post_event(
     session: SessionDep, caller: WriterDep, event: Annotated[dict[str, Any], Body()]
@@ -73,14 +69,12 @@ def post_event(
         return JSONResponse(asdict(result), 422)
     return result
 
-
 @router.get("/persons")
 def search_persons(
     session: SessionDep, caller: CallerDep, q: Annotated[str, Query(min_length=1)]
 ) -> list[profiles.PersonSummary]:
     """Find persons by phone, name, OneID or any identifier."""
     return profiles.search_persons(session=session, tenant=caller.tenant, query=q)
-
 
 @router.get("/persons/{oneid}")
 def get_person(session: SessionDep, caller: CallerDep, oneid: str) -> profiles.PersonView:
@@ -89,7 +83,6 @@ def get_person(session: SessionDep, caller: CallerDep, oneid: str) -> profiles.P
         return profiles.get_person(session=session, tenant=caller.tenant, oneid=oneid)
     except identity.IdentityError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
-
 
 @router.get("/persons/{oneid}/explain")
 def explain_person(
@@ -100,7 +93,6 @@ def explain_person(
         return identity.explain_person(session=session, tenant=caller.tenant, oneid=oneid)
     except identity.IdentityError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
-
 
 @router.post("/identity/detach")
 def detach(session: SessionDep, caller: WriterDep, body: DetachRequest) -> identity.DetachResult:
@@ -120,12 +112,10 @@ def detach(session: SessionDep, caller: WriterDep, body: DetachRequest) -> ident
     session.commit()
     return result
 
-
 @router.get("/identity/blocked")
 def blocked(session: SessionDep, caller: CallerDep) -> list[identity.BlockedView]:
     """Merges the guards refused, for review."""
     return identity.list_blocked(session=session, tenant=caller.tenant)
-
 
 @router.get("/identity-map")
 def identity_map(session: SessionDep, caller: CallerDep) -> StreamingResponse:
@@ -147,10 +137,32 @@ def identity_map(session: SessionDep, caller: CallerDep) -> StreamingResponse:
 
     return StreamingResponse(rows(), media_type="text/csv")
 
-
 @router.get("/quarantine")
 def quarantine(
     session: SessionDep, caller: CallerDep, status_: Annotated[str, Query(alias="status")] = "open"
 ) -> list[ingest.QuarantineEntry]:
     """Quarantined records with file, line, field and reason."""
     return ingest.list_quarantine(session=session, tenant=caller.tenant, status=status_)
+
+@router.get("/reports")
+def list_reports(caller: CallerDep) -> list[analytics.ReportInfo]:
+    """The consumer-asset reports."""
+    return analytics.list_reports()
+
+@router.get("/reports/{name}")
+def run_report(
+    request: Request, session: SessionDep, caller: CallerDep, name: str
+) -> analytics.ReportResult:
+    """Run a report on the engine (traits as of the last compute)."""
+    settings = request.app.state.runtime.settings
+    try:
+        return analytics.run_report(
+            session=session,
+            tenant=caller.tenant,
+            name=name,
+            engine_dir=Path(settings.engine_dir),
+            engine=settings.engine,
+            spark_master=settings.spark_master,
+        )
+    except analytics.UnknownReportError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None

@@ -13,7 +13,6 @@ from siyu.cli.common import console, options
 
 bench_app = typer.Typer(help="Benchmarks (print a table, write JSON).", no_args_is_help=True)
 
-
 @bench_app.command("ingest")
 def bench_ingest(
     persons: Annotated[int, typer.Option(help="≈3 customer records each")] = 100_000,
@@ -33,7 +32,6 @@ def bench_ingest(
         batch_size=batch_size,
     )
     _report(result, out)
-
 
 @bench_app.command("experiments")
 def bench_experiments(
@@ -58,7 +56,20 @@ def bench_experiments(
         work_dir=work_dir,
     )
     _report(result, out)
+@bench_app.command("compute")
+def bench_compute(
+    persons: Annotated[int, typer.Option(help="demo persons to generate")] = 100_000,
+    engine: Annotated[str, typer.Option(help="duckdb or spark")] = "duckdb",
+    out: Annotated[Path | None, typer.Option(help="JSON results")] = None,
+    work_dir: Annotated[Path | None, typer.Option(help="keep data and database here")] = None,
+) -> None:
+    """Batch traits over N demo persons: full run, then incremental after 1% more persons."""
+    from siyu.bench.compute import run_compute_bench
 
+    result = run_compute_bench(
+        persons=persons, engine=engine, work_dir=work_dir, database_url=options.database_url
+    )
+    _report(result, out or Path(f"bench-results/compute-{engine}.json"))
 
 def _report(result: dict[str, Any], out: Path) -> None:
     table = Table("metric", "value", title=f"siyu bench {result['benchmark']}")

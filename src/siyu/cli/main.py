@@ -7,9 +7,11 @@ from typing import Annotated
 import typer
 
 from siyu.cli import admin, bench, demo
+from siyu.cli import compute as compute_cli
 from siyu.cli import experiment as experiment_cli
 from siyu.cli import ingest as ingest_cli
 from siyu.cli import person as person_cli
+from siyu.cli import report as report_cli
 from siyu.cli.common import options
 
 app = typer.Typer(
@@ -18,7 +20,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-
 
 @app.callback()
 def main(
@@ -31,7 +32,6 @@ def main(
     options.database_url = db
     options.tenant = tenant
 
-
 app.command("ingest")(ingest_cli.ingest_command)
 app.add_typer(ingest_cli.quarantine_app, name="quarantine")
 app.add_typer(ingest_cli.export_app, name="export")
@@ -43,3 +43,6 @@ app.command("migrate")(admin.migrate)
 app.command("demo")(demo.demo)
 app.add_typer(bench.bench_app, name="bench")
 app.add_typer(experiment_cli.experiment_app, name="experiment")
+app.command("compute")(compute_cli.compute_command)
+app.command("report")(report_cli.report_command)
+app.command("import-retail")(report_cli.import_retail_command)

@@ -28,7 +28,10 @@ from siyu.identity.service import (
     oneids_of_records,
     person_identifiers,
     person_records,
+    persons_changed_since,
+    records_of_persons,
     resolve_records,
+    retired_into,
 )
 
 __all__ = [
@@ -54,6 +57,9 @@ __all__ = [
     "oneids_of_records",
     "person_identifiers",
     "person_records",
+    "persons_changed_since",
     "phone_sha256",
+    "records_of_persons",
     "resolve_records",
+    "retired_into",
 ]

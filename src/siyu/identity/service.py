@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -388,6 +389,38 @@ def person_records(*, session: Session, tenant: TenantContext, oneid: str) -> li
     return [RecordRef(kind=r.kind, source=r.source, record_id=r.record_id, seq=r.seq) for r in rows]
 
 
+def records_of_persons(
+    *, session: Session, tenant: TenantContext, oneids: Sequence[str]
+) -> dict[str, list[tuple[str, str, str]]]:
+    """(kind, source, record_id) of the records of many live OneIDs, in arrival order."""
+    found: dict[str, list[tuple[str, str, str]]] = {}
+    for part in state.chunks(sorted(set(oneids))):
+        rows = session.execute(
+            select(
+                IdentityLink.oneid, IdentityLink.kind, IdentityLink.source, IdentityLink.record_id
+            )
+            .where(IdentityLink.tenant_id == tenant.id, IdentityLink.oneid.in_(part))
+            .order_by(IdentityLink.seq)
+        )
+        for oneid, kind, source, record_id in rows:
+            found.setdefault(oneid, []).append((kind, source, record_id))
+    return found
+
+
+def retired_into(*, session: Session, tenant: TenantContext, oneids: Sequence[str]) -> list[str]:
+    """OneIDs that were merged into any of `oneids` (directly or through a chain)."""
+    found: list[str] = []
+    for part in state.chunks(sorted(set(oneids))):
+        found.extend(
+            session.scalars(
+                select(Person.oneid).where(
+                    Person.tenant_id == tenant.id, Person.merged_into.in_(part)
+                )
+            )
+        )
+    return found
+
+
 def person_identifiers(
     *, session: Session, tenant: TenantContext, oneid: str
 ) -> list[IdentifierView]:
@@ -470,6 +503,16 @@ def iter_identity_map(
     )
     for row in rows:
         yield row.kind, row.source, row.record_id, row.oneid
+
+
+def persons_changed_since(*, session: Session, tenant: TenantContext, since: datetime) -> set[str]:
+    """OneIDs kept or retired by merges, splits and detaches after `since`."""
+    rows = session.execute(
+        select(IdentityChange.kept_oneid, IdentityChange.retired_oneid).where(
+            IdentityChange.tenant_id == tenant.id, IdentityChange.at > since
+        )
+    )
+    return {oneid for row in rows for oneid in row if oneid is not None}
 
 
 def list_blocked(

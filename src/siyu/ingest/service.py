@@ -15,7 +15,7 @@ import orjson
 from sqlalchemy import and_, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from siyu import identity, records
+from siyu import identity, records, traits
 from siyu.ingest import formats
 from siyu.ingest.models import ImportRun, QuarantinedRecord
 from siyu.ingest.readers import Input, RawRecord, open_inputs, open_records
@@ -26,7 +26,6 @@ from siyu.tenants import TenantContext
 
 Progress = Callable[[str, int, int], None]  # (file, bytes done, bytes total)
 MAX_API_BATCH = 1000
-
 
 def ingest_files(
     *,
@@ -64,7 +63,6 @@ def ingest_files(
     _finish_run(session, run, report)
     return report
 
-
 def ingest_records(
     *, session: Session, tenant: TenantContext, items: Sequence[dict[str, Any]], origin: str
 ) -> tuple[IngestReport, list[RecordResult]]:
@@ -77,9 +75,13 @@ def ingest_records(
     ]
     report = IngestReport()
     results = _process(session, tenant, raws, None, report)
+    # The API path is the online one: keep the touched persons' purchase traits fresh now.
+    # (Bulk file imports leave that to the next incremental `siyu compute`.)
+    traits.refresh_purchase_traits(
+        session=session, tenant=tenant, oneids=_touched_persons(session, tenant, items, results)
+    )
     session.commit()
     return report, results
-
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
@@ -96,12 +98,29 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
+def _touched_persons(
+    session: Session,
+    tenant: TenantContext,
+    items: Sequence[dict[str, Any]],
+    results: Sequence[RecordResult],
+) -> set[str]:
+    """Persons whose records were accepted; a refund touches its order's person."""
+    touched = {r.oneid for r in results if r.oneid and r.outcome != "unchanged"}
+    refunded = [
+        (str(items[r.index]["source"]), str(items[r.index]["order_id"]))
+        for r in results
+        if r.status == "accepted" and r.kind == "refund" and r.outcome != "unchanged"
+    ]
+    if refunded:
+        owners = identity.oneids_of_records(
+            session=session, tenant=tenant, kind="order", refs=refunded
+        )
+        touched.update(owners.values())
+    return touched
 
 def _batches(stream: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:
     while batch := list(islice(stream, size)):
         yield batch
-
 
 def _process(
     session: Session,
@@ -182,14 +201,12 @@ def _process(
     )
     return results
 
-
 _ID_FIELDS = {
     "customer": "external_id",
     "order": "order_id",
     "refund": "refund_id",
     "event": "event_id",
 }
-
 
 def _head(data: dict[str, Any] | None) -> tuple[str | None, str | None, str | None]:
     """(kind, source, record id) of a raw record, as far as it has them."""
@@ -210,10 +227,8 @@ def _head(data: dict[str, Any] | None) -> tuple[str | None, str | None, str | No
         str(record_id) if record_id not in (None, "") else None,
     )
 
-
 def _fingerprint(raw: str) -> str:
     return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
-
 
 def _quarantine(
     session: Session,
@@ -254,7 +269,6 @@ def _quarantine(
         ids.append(known[fingerprint])
     return ids
 
-
 def _resolve_quarantined(
     session: Session, tenant: TenantContext, accepted: Iterable[records.CanonicalRecord]
 ) -> None:
@@ -292,7 +306,6 @@ def _resolve_quarantined(
             .values(status="resolved", resolved_at=utcnow())
         )
 
-
 def list_quarantine(
     *, session: Session, tenant: TenantContext, status: str = "open", limit: int = 1000
 ) -> list[QuarantineEntry]:
@@ -304,7 +317,6 @@ def list_quarantine(
         .limit(limit)
     )
     return [QuarantineEntry.model_validate(row, from_attributes=True) for row in rows]
-
 
 def export_quarantine(*, session: Session, tenant: TenantContext, out: Path) -> int:
     """Write open quarantined records as JSONL to fix by hand (each keeps `_quarantine_id`)."""
@@ -322,7 +334,6 @@ def export_quarantine(*, session: Session, tenant: TenantContext, out: Path) -> 
             handle.write(orjson.dumps(data) + b"\n")
             count += 1
     return count
-
 
 def retry_quarantine(
     *, session: Session, tenant: TenantContext, fixes: Path | None = None
@@ -357,13 +368,11 @@ def retry_quarantine(
     _finish_run(session, run, report)
     return report
 
-
 def _with_id(raw: str, entry_id: int) -> dict[str, Any] | None:
     data = _loads(raw)
     if data is not None:
         data["_quarantine_id"] = entry_id
     return data
-
 
 def _split_quarantine_id(raw: RawRecord) -> tuple[RawRecord, int | None]:
     """Separate the bookkeeping fields an export added from the record itself."""
@@ -374,7 +383,6 @@ def _split_quarantine_id(raw: RawRecord) -> tuple[RawRecord, int | None]:
     original = orjson.dumps(data).decode()
     return RawRecord(raw.file, raw.line, original, data), int(qid) if str(qid).isdigit() else None
 
-
 def _loads(raw: str) -> dict[str, Any] | None:
     try:
         data = orjson.loads(raw)
@@ -382,13 +390,11 @@ def _loads(raw: str) -> dict[str, Any] | None:
         return None
     return data if isinstance(data, dict) else None
 
-
 def _start_run(session: Session, tenant: TenantContext, origin: str) -> ImportRun:
     run = ImportRun(tenant_id=tenant.id, origin=origin[:512])
     session.add(run)
     session.commit()
     return run
-
 
 def _finish_run(session: Session, run: ImportRun, report: IngestReport) -> None:
     run.finished_at = utcnow()

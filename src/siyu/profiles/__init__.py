@@ -2,6 +2,7 @@
 
 from siyu.profiles.schemas import PersonSummary, PersonView, Traits
 from siyu.profiles.service import (
+    UNPAID,
     PersonNotFoundError,
     basic_traits,
     get_person,
@@ -11,6 +12,7 @@ from siyu.profiles.service import (
 )
 
 __all__ = [
+    "UNPAID",
     "PersonNotFoundError",
     "PersonSummary",
     "PersonView",

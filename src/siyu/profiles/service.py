@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -35,8 +35,9 @@ MERGED_FIELDS = (
 )
 IDENTIFIER_FIELDS = ("phone", "email")
 CONSENT_CHANNELS = ("sms", "email", "wecom", "wechat")
-# Orders that never turned into a sale do not count towards spend or frequency.
-UNPAID = {"created", "closed"}
+# Orders that never turned into a sale do not count towards spend or frequency (the batch
+# traits in siyu.traits use the same set).
+UNPAID = frozenset({"created", "closed"})
 ZERO = Decimal("0.00")
 
 
@@ -143,7 +144,11 @@ def merge_consent(*, customers: list[records.CustomerRecord]) -> dict[str, bool 
 def basic_traits(
     *, orders: list[records.Order], refunded: dict[tuple[str, str], Decimal]
 ) -> Traits:
-    """First/last order, count, net paid after refunds, AOV and channels used."""
+    """First/last order, count, net paid after refunds, AOV and channels used.
+
+    The definitions the batch traits (siyu.traits) reproduce in the engine: a sale is an
+    order not in UNPAID, its time is paid_at else created_at, AOV rounds half up to fen.
+    """
     sales = [o for o in orders if o.status not in UNPAID]
     if not sales:
         return Traits(channels=sorted({o.source for o in orders}))
@@ -154,7 +159,7 @@ def basic_traits(
         last_order_at=max(times),
         order_count=len(sales),
         net_paid=net,
-        aov=(net / len(sales)).quantize(Decimal("0.01")),
+        aov=(net / len(sales)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
         channels=sorted({o.source for o in sales}),
     )
 

@@ -1,5 +1,13 @@
 """Canonical records (customer, order, refund, event): the contract and their storage."""
 
+from siyu.records.facts import (
+    changed_since,
+    iter_customer_facts,
+    iter_event_facts,
+    iter_order_facts,
+    iter_order_item_facts,
+    iter_refund_facts,
+)
 from siyu.records.models import CustomerRecord, Event, Order, Refund
 from siyu.records.schemas import (
     RECORD_MODELS,
@@ -36,10 +44,16 @@ __all__ = [
     "Outcome",
     "Refund",
     "RefundIn",
+    "changed_since",
     "content_hash",
     "customer_records",
     "events",
     "find_customer_records",
+    "iter_customer_facts",
+    "iter_event_facts",
+    "iter_order_facts",
+    "iter_order_item_facts",
+    "iter_refund_facts",
     "orders",
     "refunds_of_orders",
     "store_records",

@@ -6,5 +6,6 @@ from siyu.ingest import models as _ingest  # noqa: F401
 from siyu.records import models as _records  # noqa: F401
 from siyu.store.base import Base
 from siyu.tenants import models as _tenants  # noqa: F401
+from siyu.traits import models as _traits  # noqa: F401
 
 metadata = Base.metadata

@@ -1,6 +1,14 @@
 """Tenants (brands): settings, identity rules and API keys. Public names below."""
 
-from siyu.tenants.schemas import ApiKeyCreated, IdentityRules, TenantContext, TenantSettings
+from siyu.tenants.schemas import (
+    ApiKeyCreated,
+    IdentityRules,
+    LifecycleWindows,
+    RfmRules,
+    TenantContext,
+    TenantSettings,
+    TraitRules,
+)
 from siyu.tenants.service import (
     ROLES,
     UnknownTenantError,
@@ -16,8 +24,11 @@ __all__ = [
     "ROLES",
     "ApiKeyCreated",
     "IdentityRules",
+    "LifecycleWindows",
+    "RfmRules",
     "TenantContext",
     "TenantSettings",
+    "TraitRules",
     "UnknownTenantError",
     "authenticate_api_key",
     "create_api_key",

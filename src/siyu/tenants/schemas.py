@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class IdentityRules(BaseModel):
@@ -36,6 +39,54 @@ class FieldRule(BaseModel):
     sources: list[str] = Field(default_factory=list)
 
 
+def _ascending(name: str, values: Sequence[Decimal | int]) -> None:
+    if len(values) != 4 or any(a >= b for a, b in zip(values, values[1:], strict=False)):
+        raise ValueError(f"{name} needs 4 strictly ascending cut points, got {values}")
+
+
+class LifecycleWindows(BaseModel):
+    """Lifecycle stages from purchase dates, in calendar days before the day computed for.
+
+    prospect: no purchase; new: first purchase within `new_days`; active: last purchase
+    within `active_days`; silent: within `churn_days`; churned: longer ago.
+    """
+
+    new_days: int = Field(default=90, ge=0)
+    active_days: int = Field(default=180, ge=1)
+    churn_days: int = Field(default=365, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LifecycleWindows:
+        if not self.new_days <= self.active_days < self.churn_days:
+            raise ValueError("lifecycle windows need new_days <= active_days < churn_days")
+        return self
+
+
+class RfmRules(BaseModel):
+    """RFM scores 1-5 among buyers: by exact quantile (rank), or by fixed cut points."""
+
+    mode: Literal["quantile", "fixed"] = "quantile"
+    # Fixed mode: recency <= 30 days scores 5, ..., more than 365 days scores 1.
+    recency_days: list[int] = Field(default_factory=lambda: [30, 90, 180, 365])
+    # Fixed mode: score 1 + the number of cut points the value reaches.
+    frequency: list[int] = Field(default_factory=lambda: [2, 3, 5, 8])
+    monetary_yuan: list[Decimal] = Field(
+        default_factory=lambda: [Decimal(v) for v in ("200", "500", "1000", "3000")]
+    )
+
+    @model_validator(mode="after")
+    def _cut_points(self) -> RfmRules:
+        _ascending("recency_days", self.recency_days)
+        _ascending("frequency", self.frequency)
+        _ascending("monetary_yuan", self.monetary_yuan)
+        return self
+
+
+class TraitRules(BaseModel):
+    lifecycle: LifecycleWindows = Field(default_factory=LifecycleWindows)
+    rfm: RfmRules = Field(default_factory=RfmRules)
+
+
 class TenantSettings(BaseModel):
     timezone: str = "Asia/Shanghai"
     identity: IdentityRules = Field(default_factory=IdentityRules)
@@ -44,6 +95,7 @@ class TenantSettings(BaseModel):
         default_factory=lambda: ["pos", "wechat_mp", "wecom", "tmall", "jd", "douyin"]
     )
     profile_field_rules: dict[str, FieldRule] = Field(default_factory=dict)
+    traits: TraitRules = Field(default_factory=TraitRules)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ def get_tenant(*, session: Session, name: str) -> TenantContext:
 
 def create_tenant(*, session: Session, name: str) -> TenantContext:
     """Register a new tenant (brand) with default settings."""
-    tenant = Tenant(name=name, settings=TenantSettings().model_dump())
+    tenant = Tenant(name=name, settings=TenantSettings().model_dump(mode="json"))
     session.add(tenant)
     session.flush()
     return _context(tenant)
@@ -39,7 +39,7 @@ def create_tenant(*, session: Session, name: str) -> TenantContext:
 def update_settings(*, session: Session, tenant_id: int, settings: TenantSettings) -> None:
     """Replace a tenant's settings (validated as a whole)."""
     tenant = session.get_one(Tenant, tenant_id)
-    tenant.settings = settings.model_dump()
+    tenant.settings = settings.model_dump(mode="json")
 
 
 def _context(tenant: Tenant) -> TenantContext:

@@ -1,0 +1,121 @@
+"""The batch engine: Ibis over DuckDB (in-process, default) or Spark, reading a snapshot.
+
+Computations receive an `Engine` and build Ibis expressions from its facts; they never
+name the backend. Results come back as Arrow tables.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from siyu.engine.snapshot import Snapshot
+
+ENGINES = ("duckdb", "spark")
+
+
+class EngineUnavailableError(RuntimeError):
+    """The engine asked for cannot run here (e.g. no pyspark or no Java); says why."""
+
+
+@dataclass
+class Engine:
+    """One connection to a backend, reading one snapshot's facts."""
+
+    name: str
+    backend: Any
+    snapshot: Snapshot
+    _facts: dict[str, ir.Table] = field(default_factory=dict)
+
+    def fact(self, name: str) -> ir.Table:
+        """A fact of the snapshot as an Ibis table (read once per engine)."""
+        if name not in self._facts:
+            path = self.snapshot.path(name)
+            if not path.exists():
+                raise KeyError(f"snapshot {self.snapshot.root} has no fact {name!r}")
+            self._facts[name] = self._read(path)
+        return self._facts[name]
+
+    def _read(self, path: Path) -> ir.Table:
+        # DuckDB reads a glob of files, Spark a directory: the same layout serves both.
+        source = str(path / "*.parquet") if self.name == "duckdb" else str(path)
+        return self.backend.read_parquet(source)
+
+    def memtable(self, name: str, data: pa.Table) -> ir.Table:
+        """A small table made here (e.g. the OneIDs an incremental run recomputes).
+
+        Written beside the snapshot's facts and read like them, so it reaches every engine
+        the same way (Spark does not see Ibis in-memory tables inside cached results).
+        """
+        path = self.snapshot.root / "_scratch" / name
+        path.mkdir(parents=True, exist_ok=True)
+        pq.write_table(data, path / "part-00000.parquet")
+        return self._read(path)
+
+    def to_arrow(self, expr: ir.Table) -> pa.Table:
+        """Run `expr` and return its result."""
+        return self.backend.to_pyarrow(expr)
+
+    def count(self, expr: ir.Table) -> int:
+        """The number of rows of `expr`."""
+        return int(self.backend.execute(expr.count()))
+
+    def close(self) -> None:
+        if self.name == "duckdb":
+            self.backend.disconnect()
+
+
+def open_engine(name: str, *, snapshot: Snapshot, spark_master: str = "local[2]") -> Engine:
+    """An engine of kind `name` ("duckdb" or "spark") over `snapshot`."""
+    if name == "duckdb":
+        return Engine(name, ibis.duckdb.connect(), snapshot)
+    if name == "spark":
+        return Engine(name, ibis.pyspark.connect(spark_session(spark_master)), snapshot)
+    raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
+
+
+def spark_unavailable() -> str | None:
+    """Why Spark cannot run here, or None when pyspark and Java are present."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed (pip install 'siyu[spark]')"
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        return "Java is not installed (Spark needs Java 17)"
+    return None
+
+
+@functools.cache
+def spark_session(master: str) -> Any:
+    """One Spark session per process (it takes seconds to start); UTC, quiet, temp warehouse."""
+    reason = spark_unavailable()
+    if reason:
+        raise EngineUnavailableError(reason)
+    from pyspark.sql import SparkSession
+
+    # A fresh warehouse directory: reruns would otherwise fail with LOCATION_ALREADY_EXISTS.
+    warehouse = tempfile.mkdtemp(prefix="siyu-spark-warehouse-")
+    session = (
+        SparkSession.builder.master(master)
+        .appName("siyu")
+        .config("spark.sql.warehouse.dir", warehouse)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.memory", "2g")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
