@@ -28,6 +28,7 @@ from siyu.identity.service import (
     oneids_of_records,
     person_identifiers,
     person_records,
+    records_of_persons,
     resolve_records,
 )
 
@@ -55,5 +56,6 @@ __all__ = [
     "person_identifiers",
     "person_records",
     "phone_sha256",
+    "records_of_persons",
     "resolve_records",
 ]

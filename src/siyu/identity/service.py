@@ -388,6 +388,27 @@ def person_records(*, session: Session, tenant: TenantContext, oneid: str) -> li
     return [RecordRef(kind=r.kind, source=r.source, record_id=r.record_id, seq=r.seq) for r in rows]
 
 
+def records_of_persons(
+    *, session: Session, tenant: TenantContext, oneids: Sequence[str], kind: str = "customer"
+) -> dict[str, list[tuple[str, str]]]:
+    """(source, record_id) of one kind per live OneID, for many persons at once."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    unique = sorted(set(oneids))
+    for start in range(0, len(unique), 2000):
+        rows = session.execute(
+            select(IdentityLink.oneid, IdentityLink.source, IdentityLink.record_id)
+            .where(
+                IdentityLink.tenant_id == tenant.id,
+                IdentityLink.kind == kind,
+                IdentityLink.oneid.in_(unique[start : start + 2000]),
+            )
+            .order_by(IdentityLink.seq)
+        )
+        for oneid, source, record_id in rows:
+            found.setdefault(oneid, []).append((source, record_id))
+    return found
+
+
 def person_identifiers(
     *, session: Session, tenant: TenantContext, oneid: str
 ) -> list[IdentifierView]:

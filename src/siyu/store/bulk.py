@@ -7,13 +7,21 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, insert
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from siyu.store.base import Base, table
 
 
-def insert_many(session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
-    """INSERT `rows` (all with the same keys) into the model's table.
+def insert_many(
+    session: Session,
+    model: type[Base],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    ignore_conflicts: bool = False,
+) -> None:
+    """INSERT `rows` (all with the same keys) into the model's table; with
+    `ignore_conflicts`, rows that would break a unique constraint are skipped.
 
     On SQLite the rows go straight to the driver's `executemany`: SQLAlchemy's generic
     per-row parameter handling costs more than SQLite's insert itself. The values are
@@ -26,7 +34,10 @@ def insert_many(session: Session, model: type[Base], rows: Sequence[Mapping[str,
     target = table(model)
     dialect = session.get_bind().dialect
     if dialect.name != "sqlite":
-        session.execute(insert(target), rows)
+        statement = insert(target)
+        if ignore_conflicts and dialect.name == "postgresql":
+            statement = postgresql.insert(target).on_conflict_do_nothing()
+        session.execute(statement, rows)
         return
     keys = list(rows[0])
     defaults = _defaults(target, keys)
@@ -47,8 +58,9 @@ def insert_many(session: Session, model: type[Base], rows: Sequence[Mapping[str,
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(column.name) for column in columns)
     marks = ", ".join("?" for _ in columns)
-    statement = f"INSERT INTO {quote(target.name)} ({names}) VALUES ({marks})"
-    session.connection().exec_driver_sql(statement, converted)
+    verb = "INSERT OR IGNORE" if ignore_conflicts else "INSERT"
+    sql = f"{verb} INTO {quote(target.name)} ({names}) VALUES ({marks})"
+    session.connection().exec_driver_sql(sql, converted)
 
 
 def _defaults(target: Table, keys: Sequence[str]) -> dict[str, Any]:
