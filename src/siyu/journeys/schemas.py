@@ -95,7 +95,8 @@ Trigger = Annotated[
 
 class _Step(_Spec):
     id: StepId
-    next: StepId | None = None  # default: the step after this one; none after the last
+    # Not given: the step after this one (none after the last). Given as null: the end.
+    next: StepId | None = None
 
 
 class AwaitEvent(_Spec):
@@ -137,7 +138,7 @@ class BranchStep(_Step):
 class Arm(_Spec):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,32}$")]
     weight: int = Field(default=1, ge=1)
-    next: StepId | None = None
+    next: StepId | None = None  # not given: the step after the split; null: the end
 
 
 class SplitStep(_Step):
@@ -272,7 +273,7 @@ class JourneyDefinition(_Spec):
         """Where a step goes by default: its `next`, else the step after it in the list."""
         ids = [s.id for s in self.steps]
         step = self.steps[ids.index(step_id)]
-        if step.next is not None:
+        if step.next is not None or "next" in step.model_fields_set:
             return step.next
         position = ids.index(step_id) + 1
         return ids[position] if position < len(ids) else None

@@ -88,7 +88,8 @@ def _version(
         tenant_id=tenant.id,
         journey_id=journey_id,
         version=version,
-        definition=definition.model_dump(mode="json", by_alias=True, exclude_none=True),
+        # Unset fields are left out, explicit nulls kept: `"next": null` means the end.
+        definition=definition.model_dump(mode="json", by_alias=True, exclude_unset=True),
     )
 
 
@@ -169,13 +170,14 @@ def get_journey(
     loaded = definitions(session, {(journey.id, wanted)})
     if (journey.id, wanted) not in loaded:
         raise JourneyError(f"journey {key!r} has no version {wanted}")
-    in_flight = dict(
-        session.execute(
+    in_flight = {
+        version: count
+        for version, count in session.execute(
             select(Enrolment.version, func.count())
             .where(Enrolment.journey_id == journey.id, Enrolment.status.in_(IN_FLIGHT))
             .group_by(Enrolment.version)
-        ).tuples()
-    )
+        )
+    }
     return JourneyDetail(
         **_view(journey).model_dump(),
         definition=loaded[(journey.id, wanted)].definition,
@@ -321,7 +323,7 @@ def list_dead_letters(
 
 
 def retry_dead_letter(
-    *, session: Session, tenant: TenantContext, dead_letter_id: int
+    *, session: Session, tenant: TenantContext, dead_letter_id: int, now: datetime | None = None
 ) -> EnrolmentView:
     """Put a dead-lettered enrolment back on the step that failed, with fresh retries."""
     letter = session.scalar(
@@ -330,7 +332,7 @@ def retry_dead_letter(
     if letter is None or letter.retried_at is not None:
         raise JourneyError(f"no open dead letter {dead_letter_id}")
     row = session.get_one(Enrolment, letter.enrolment_id, populate_existing=True)
-    now = utcnow()
+    now = now or utcnow()
     row.status, row.step, row.attempts, row.due_at, row.finished_at = (
         "active",
         letter.step,

@@ -197,7 +197,8 @@ def _split(state: State, step: Step, d: JourneyDefinition, e: Effects, now: date
             chosen = arm
             break
     state.arm = chosen.name
-    target = chosen.next if chosen.next is not None else d.following(step.id)
+    explicit = chosen.next is not None or "next" in chosen.model_fields_set
+    target = chosen.next if explicit else d.following(step.id)
     state.log(step.id, now, "split", arm=chosen.name, next=target)
     return target, None
 
@@ -219,7 +220,13 @@ def _variables(state: State, e: Effects) -> dict[str, Any]:
 
 
 def _queue(
-    state: State, step_id: str, channel: str, category: str, content: dict[str, Any], e: Effects
+    state: State,
+    step_id: str,
+    channel: str,
+    category: str,
+    content: dict[str, Any],
+    e: Effects,
+    now: datetime,
 ) -> str:
     key = message_key(state, step_id)
     state.messages.append(
@@ -231,6 +238,7 @@ def _queue(
             content=content,
             variables=_variables(state, e),
             origin=f"journey:{state.journey_id}:{state.version}:{step_id}",
+            not_before=now,
         )
     )
     return key
@@ -238,7 +246,7 @@ def _queue(
 
 def _send(state: State, step: Step, d: JourneyDefinition, e: Effects, now: datetime) -> Outcome:
     assert isinstance(step, SendStep)
-    key = _queue(state, step.id, step.channel, step.category, step.content, e)
+    key = _queue(state, step.id, step.channel, step.category, step.content, e, now)
     state.log(step.id, now, "queued", channel=step.channel, message=key)
     return d.following(step.id), None
 
@@ -250,7 +258,7 @@ def _tag(state: State, step: Step, d: JourneyDefinition, e: Effects, now: dateti
     detail: dict[str, Any] = {"add": step.add, "remove": step.remove}
     if step.wecom:
         content = {"default": {"add_tag": step.add, "remove_tag": step.remove}}
-        detail["wecom"] = _queue(state, step.id, "wecom_tag", "transactional", content, e)
+        detail["wecom"] = _queue(state, step.id, "wecom_tag", "transactional", content, e, now)
     state.log(step.id, now, "tagged", **detail)
     return d.following(step.id), None
 
@@ -267,14 +275,14 @@ def _grant(state: State, step: Step, d: JourneyDefinition, e: Effects, now: date
 def _webhook(state: State, step: Step, d: JourneyDefinition, e: Effects, now: datetime) -> Outcome:
     assert isinstance(step, WebhookStep)
     content = {"default": {"url": step.url, "body": step.body}}
-    key = _queue(state, step.id, "webhook", "transactional", content, e)
+    key = _queue(state, step.id, "webhook", "transactional", content, e, now)
     state.log(step.id, now, "queued", channel="webhook", message=key)
     return d.following(step.id), None
 
 
 def _task(state: State, step: Step, d: JourneyDefinition, e: Effects, now: datetime) -> Outcome:
     assert isinstance(step, TaskStep)
-    key = _queue(state, step.id, "wecom_staff", "transactional", step.content, e)
+    key = _queue(state, step.id, "wecom_staff", "transactional", step.content, e, now)
     state.log(step.id, now, "task", message=key)
     return d.following(step.id), None
 
