@@ -52,10 +52,9 @@ def definitions(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int
     ids = sorted({journey for journey, _v in pairs})
     if not ids:
         return found
-    keys = {
-        jid: key
-        for jid, key in session.execute(select(Journey.id, Journey.key).where(Journey.id.in_(ids)))
-    }
+    keys = dict(
+        session.execute(select(Journey.id, Journey.key).where(Journey.id.in_(ids))).tuples().all()
+    )
     rows = session.execute(
         select(JourneyVersion.journey_id, JourneyVersion.version, JourneyVersion.definition).where(
             JourneyVersion.journey_id.in_(ids)

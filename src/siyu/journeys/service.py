@@ -170,14 +170,15 @@ def get_journey(
     loaded = definitions(session, {(journey.id, wanted)})
     if (journey.id, wanted) not in loaded:
         raise JourneyError(f"journey {key!r} has no version {wanted}")
-    in_flight = {
-        version: count
-        for version, count in session.execute(
+    in_flight = dict(
+        session.execute(
             select(Enrolment.version, func.count())
             .where(Enrolment.journey_id == journey.id, Enrolment.status.in_(IN_FLIGHT))
             .group_by(Enrolment.version)
         )
-    }
+        .tuples()
+        .all()
+    )
     return JourneyDetail(
         **_view(journey).model_dump(),
         definition=loaded[(journey.id, wanted)].definition,
