@@ -4,6 +4,7 @@ SMS / e-mail / WeCom / WeChat / webhooks, and the outcomes that come back."""
 from siyu.channels.adapters import Adapters
 from siyu.channels.dispatch import backoff, dispatch
 from siyu.channels.outcomes import (
+    SMS_PROVIDERS,
     check_confirmations,
     check_wecom_confirmations,
     follow_link,
@@ -41,6 +42,7 @@ from siyu.channels.service import (
 __all__ = [
     "CHANNELS",
     "CONSENT_GROUP",
+    "SMS_PROVIDERS",
     "Adapters",
     "CallbackReport",
     "Cap",

@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 EVENT_SOURCE = "siyu"  # outcome events are siyu's own records
 # What people reply to stop SMS (回复TD退订 asks them to reply "TD").
 STOP_WORDS = {"TD", "T", "N", "退订", "取消", "STOP", "UNSUBSCRIBE", "QX", "0000"}
-# Callback formats: (provider, kind) -> parser of the provider's documented body.
-PROVIDERS = ("aliyun", "tencent")
+# SMS providers whose receipt and reply callbacks are understood.
+SMS_PROVIDERS = ("aliyun", "tencent")
 
 
 def is_stop_reply(text: str) -> bool:

@@ -8,6 +8,7 @@ import typer
 
 from siyu.cli import admin, bench, demo
 from siyu.cli import ingest as ingest_cli
+from siyu.cli import journeys as journeys_cli
 from siyu.cli import person as person_cli
 from siyu.cli.common import options
 
@@ -41,3 +42,6 @@ app.command("serve")(admin.serve)
 app.command("migrate")(admin.migrate)
 app.command("demo")(demo.demo)
 app.add_typer(bench.bench_app, name="bench")
+app.add_typer(journeys_cli.journey_app, name="journey")
+app.add_typer(journeys_cli.channel_app, name="channel")
+app.command("worker")(journeys_cli.worker)
