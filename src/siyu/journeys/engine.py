@@ -181,27 +181,32 @@ class _Batch:
                     state, self.loaded[(row.journey_id, row.version)].definition, effects, self.now
                 )
                 state.attempts = 0
-                self.report.steps += sum(1 for t in state.trace if t["step"] is not None)
-            except Exception as error:
-                state = self._failed(row, error, dead)
+            except steps.StepError as error:  # steps before the failing one stand
+                state = self._failed(row, state, error.__cause__ or error, dead)
+            except Exception as error:  # anything else: as if this pass never ran
+                state = self._failed(row, _state(row, self.loaded), error, dead)
+            self.report.steps += sum(1 for t in state.trace if t["step"] is not None)
             states.append(state)
             self.report.enrolments += 1
         self._write(states, dead)
 
-    def _failed(self, row: Row[Any], error: Exception, dead: list[dict[str, Any]]) -> steps.State:
-        """A step raised: keep the enrolment where it was and retry later, or give up."""
-        state = _state(row, self.loaded)  # discard what the failed pass did
-        state.attempts = row.attempts + 1
+    def _failed(
+        self, row: Row[Any], state: steps.State, error: BaseException, dead: list[dict[str, Any]]
+    ) -> steps.State:
+        """A step raised: retry it later with backoff, or give up after the last try."""
+        state.attempts = row.attempts + 1 if state.step == row.step else 1
         state.last_error = f"{type(error).__name__}: {error}"[:2000]
-        log.warning("enrolment %s step %s failed: %s", row.id, row.step, state.last_error)
+        log.warning("enrolment %s step %s failed: %s", row.id, state.step, state.last_error)
         if state.attempts >= self.max_attempts:
             self.report.failed += 1
-            state.log(row.step, self.now, "failed", error=state.last_error, attempts=state.attempts)
+            state.log(
+                state.step, self.now, "failed", error=state.last_error, attempts=state.attempts
+            )
             dead.append(
                 {
                     "tenant_id": self.tenant.id,
                     "enrolment_id": row.id,
-                    "step": row.step,
+                    "step": state.step,
                     "error": state.last_error,
                     "attempts": state.attempts,
                     "at": self.now,
@@ -212,7 +217,7 @@ class _Batch:
             self.report.retried += 1
             state.due_at = self.now + backoff(state.attempts)
             state.log(
-                row.step,
+                state.step,
                 self.now,
                 "retry",
                 error=state.last_error,

@@ -112,8 +112,15 @@ def run(state: State, definition: JourneyDefinition, effects: Effects, now: date
             state.finish("completed", now)
             return
         step = definition.step(state.step)
+        before = _snapshot(state)
         state.step_count += 1
-        target, pause = HANDLERS[type(step)](state, step, definition, effects, now)
+        try:
+            target, pause = HANDLERS[type(step)](state, step, definition, effects, now)
+        except Exception as error:
+            # Keep what the steps before it did (their effects are idempotent by key);
+            # this step starts again from scratch on the retry.
+            _restore(state, before)
+            raise StepError(step.id) from error
         if state.status in ("exited", "holdout", "waiting"):
             return
         state.step = target
@@ -122,6 +129,31 @@ def run(state: State, definition: JourneyDefinition, effects: Effects, now: date
             return
     state.due_at = now  # a long loop: carry on in the next pass
     state.log(state.step, now, "yielded", after=MAX_STEPS_PER_PASS)
+
+
+class StepError(Exception):
+    """A step raised; the state is left just before it."""
+
+
+def _snapshot(state: State) -> tuple[Any, ...]:
+    return (
+        state.status,
+        state.step,
+        state.due_at,
+        state.arm,
+        state.wait_event,
+        state.context,
+        state.step_count,
+        len(state.trace),
+        len(state.messages),
+    )
+
+
+def _restore(state: State, saved: tuple[Any, ...]) -> None:
+    (state.status, state.step, state.due_at, state.arm, state.wait_event, state.context) = saved[:6]
+    state.step_count = saved[6]
+    del state.trace[saved[7] :]
+    del state.messages[saved[8] :]
 
 
 Outcome = tuple[str | None, datetime | None]  # (next step, wait until; None: go on now)
