@@ -152,7 +152,7 @@ def _await_order(session: Session, tenant: TenantContext) -> None:
                     "where": {"field": "record.paid_amount", "op": "gte", "value": 100},
                 },
             },
-            {"id": "thanks", "type": "tag", "add": ["bought"], "next": None},
+            {"id": "thanks", "type": "tag", "add": ["bought"], "next": "end"},
             {"id": "nudge", "type": "tag", "add": ["nudged"]},
         ],
     )
@@ -211,8 +211,8 @@ def test_branch_on_record_and_profile(
                 ],
                 "next": "other",
             },
-            {"id": "sh", "type": "tag", "add": ["sh"], "next": None},
-            {"id": "vip", "type": "tag", "add": ["vip"], "next": None},
+            {"id": "sh", "type": "tag", "add": ["sh"], "next": "end"},
+            {"id": "vip", "type": "tag", "add": ["vip"], "next": "end"},
             {"id": "other", "type": "tag", "add": ["other"]},
         ],
     )
@@ -242,8 +242,8 @@ def test_split_is_stable_weighted_and_holds_out(
                     {"name": "B", "weight": 1, "next": "b"},
                 ],
             },
-            {"id": "a", "type": "tag", "add": ["A"], "next": None},
-            {"id": "b", "type": "tag", "add": ["B"], "next": None},
+            {"id": "a", "type": "tag", "add": ["A"], "next": "end"},
+            {"id": "b", "type": "tag", "add": ["B"], "next": "end"},
         ],
         goal={"event_type": "order", "within": "P7D"},
     )
@@ -389,7 +389,7 @@ def test_editing_a_live_journey_makes_a_version_in_flight_people_keep(
     run(session, ports, NOON)
     v2 = JourneyDefinition.model_validate(
         {
-            **v1.model_dump(mode="json", exclude_unset=True, by_alias=True),
+            **v1.model_dump(mode="json", exclude_none=True, by_alias=True),
             "steps": [{"id": "t", "type": "tag", "add": ["v2"]}],
         }
     )

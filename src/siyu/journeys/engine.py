@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,7 @@ from siyu.journeys.models import DeadLetter, Enrolment, Journey, JourneyVersion,
 from siyu.journeys.ports import Ports
 from siyu.journeys.schemas import GrantStep, JourneyDefinition, RunReport, TagStep
 from siyu.store.base import table, utcnow
-from siyu.store.bulk import insert_many
+from siyu.store.bulk import insert_many, update_many
 from siyu.tenants import TenantContext, get_tenant_by_id
 
 log = logging.getLogger(__name__)
@@ -227,26 +227,12 @@ class _Batch:
 
     def _write(self, states: Sequence[steps.State], dead: Sequence[dict[str, Any]]) -> None:
         session = self.session
-        session.execute(
-            update(_E)
-            .where(_E.c.id == bindparam("_id"))
-            .values(
-                status=bindparam("status"),
-                step=bindparam("step"),
-                due_at=bindparam("due_at"),
-                attempts=bindparam("attempts"),
-                step_count=bindparam("step_count"),
-                arm=bindparam("arm"),
-                wait_event=bindparam("wait_event"),
-                context=bindparam("context"),
-                finished_at=bindparam("finished_at"),
-                last_error=bindparam("last_error"),
-                lease_owner=None,
-                lease_until=None,
-            ),
+        update_many(
+            session,
+            Enrolment,
             [
                 {
-                    "_id": s.id,
+                    "id": s.id,
                     "status": s.status,
                     "step": s.step,
                     "due_at": s.due_at,
@@ -257,6 +243,8 @@ class _Batch:
                     "context": s.context,
                     "finished_at": s.finished_at,
                     "last_error": s.last_error,
+                    "lease_owner": None,
+                    "lease_until": None,
                 }
                 for s in states
             ],

@@ -10,7 +10,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from siyu.journeys.conditions import Condition
 
@@ -93,10 +93,12 @@ Trigger = Annotated[
 # -- steps --------------------------------------------------------------------------------
 
 
+END = "end"  # a `next` that ends the journey (completed)
+
+
 class _Step(_Spec):
     id: StepId
-    # Not given: the step after this one (none after the last). Given as null: the end.
-    next: StepId | None = None
+    next: StepId | None = None  # default: the step after this one; "end": the journey ends
 
 
 class AwaitEvent(_Spec):
@@ -125,7 +127,7 @@ class WaitStep(_Step):
 
 class Case(_Spec):
     when: Condition
-    next: StepId | None = None  # None: the journey ends here
+    next: StepId | None = None  # default: the step after the branch; "end": the end
 
 
 class BranchStep(_Step):
@@ -138,7 +140,7 @@ class BranchStep(_Step):
 class Arm(_Spec):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,32}$")]
     weight: int = Field(default=1, ge=1)
-    next: StepId | None = None  # not given: the step after the split; null: the end
+    next: StepId | None = None  # default: the step after the split; "end": the end
 
 
 class SplitStep(_Step):
@@ -256,27 +258,43 @@ class JourneyDefinition(_Spec):
         ids = [step.id for step in self.steps]
         if len(set(ids)) != len(ids):
             raise ValueError("step ids must be unique")
-        known = set(ids)
+        if END in ids:
+            raise ValueError(f"{END!r} is reserved: `next: {END}` ends the journey")
+        known = {*ids, END}
         for step in self.steps:
             for target in step_targets(step):
                 if target is not None and target not in known:
                     raise ValueError(f"step {step.id!r} points to unknown step {target!r}")
         return self
 
-    def step(self, step_id: str) -> Step:
-        return self.steps_by_id()[step_id]
+    _by_id: dict[str, Step] = PrivateAttr(default_factory=dict)
+    _following: dict[str, str | None] = PrivateAttr(default_factory=dict)
 
-    def steps_by_id(self) -> dict[str, Step]:
-        return {step.id: step for step in self.steps}
+    def model_post_init(self, context: Any, /) -> None:
+        # Looked up for every step the engine runs: computed once per definition.
+        by_id = {step.id: step for step in self.steps}
+        following: dict[str, str | None] = {}
+        for position, step in enumerate(self.steps):
+            after = self.steps[position + 1].id if position + 1 < len(self.steps) else None
+            following[step.id] = after if step.next is None else self.resolve(step.next, None)
+        self._by_id, self._following = by_id, following
+
+    def step(self, step_id: str) -> Step:
+        return self._by_id[step_id]
 
     def following(self, step_id: str) -> str | None:
-        """Where a step goes by default: its `next`, else the step after it in the list."""
-        ids = [s.id for s in self.steps]
-        step = self.steps[ids.index(step_id)]
-        if step.next is not None or "next" in step.model_fields_set:
-            return step.next
-        position = ids.index(step_id) + 1
-        return ids[position] if position < len(ids) else None
+        """Where a step goes by default: its `next`, else the step after it in the list
+        (None: the journey ends)."""
+        return self._following[step_id]
+
+    def resolve(self, target: str | None, step_id: str | None) -> str | None:
+        """A case's, arm's or timeout's target: given, "end", or (None) where `step_id`
+        goes by default."""
+        if target == END:
+            return None
+        if target is None:
+            return self.following(step_id) if step_id is not None else None
+        return target
 
 
 def step_targets(step: Step) -> list[str | None]:

@@ -88,8 +88,7 @@ def _version(
         tenant_id=tenant.id,
         journey_id=journey_id,
         version=version,
-        # Unset fields are left out, explicit nulls kept: `"next": null` means the end.
-        definition=definition.model_dump(mode="json", by_alias=True, exclude_unset=True),
+        definition=definition.model_dump(mode="json", by_alias=True, exclude_none=True),
     )
 
 

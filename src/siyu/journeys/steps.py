@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from siyu.channels import NewMessage
@@ -103,7 +103,7 @@ def run(state: State, definition: JourneyDefinition, effects: Effects, now: date
     if state.status == "waiting":
         wait = definition.step(state.step or "")
         assert isinstance(wait, WaitStep) and wait.until_event is not None
-        target = wait.until_event.on_timeout or definition.following(wait.id)
+        target = definition.resolve(wait.until_event.on_timeout, wait.id)
         state.log(wait.id, now, "timeout", event_type=wait.until_event.event_type)
         state.status, state.wait_event, state.step = "active", None, target
     for _ in range(MAX_STEPS_PER_PASS):
@@ -194,8 +194,9 @@ def _branch(state: State, step: Step, d: JourneyDefinition, e: Effects, now: dat
     seen = facts(state, e, needs_person)
     for index, case in enumerate(step.cases):
         if evaluate(case.when, seen):
-            state.log(step.id, now, "branch", case=index, next=case.next)
-            return case.next, None
+            target = d.resolve(case.next, step.id)
+            state.log(step.id, now, "branch", case=index, next=target)
+            return target, None
     following = d.following(step.id)
     state.log(step.id, now, "branch", case="default", next=following)
     return following, None
@@ -229,8 +230,7 @@ def _split(state: State, step: Step, d: JourneyDefinition, e: Effects, now: date
             chosen = arm
             break
     state.arm = chosen.name
-    explicit = chosen.next is not None or "next" in chosen.model_fields_set
-    target = chosen.next if explicit else d.following(step.id)
+    target = d.resolve(chosen.next, step.id)
     state.log(step.id, now, "split", arm=chosen.name, next=target)
     return target, None
 
@@ -255,14 +255,14 @@ def _queue(
     state: State,
     step_id: str,
     channel: str,
-    category: str,
+    category: Literal["marketing", "transactional"],
     content: dict[str, Any],
     e: Effects,
     now: datetime,
 ) -> str:
     key = message_key(state, step_id)
     state.messages.append(
-        NewMessage(
+        NewMessage.model_construct(  # built from a validated definition: no re-validation
             key=key,
             oneid=state.oneid,
             channel=channel,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -75,3 +75,40 @@ def _defaults(target: Table, keys: Sequence[str]) -> dict[str, Any]:
         elif default.is_callable:
             values[column.key] = default.arg(None)  # type: ignore[attr-defined]
     return values
+
+
+def update_many(
+    session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]], *, key: str = "id"
+) -> None:
+    """UPDATE rows (all with the same keys) matched by `key`, one statement for all.
+
+    Like `insert_many`, SQLite gets the driver's `executemany` with the columns' own
+    conversions; PostgreSQL gets SQLAlchemy's executemany.
+    """
+    if not rows:
+        return
+    target = table(model)
+    dialect = session.get_bind().dialect
+    names = [name for name in rows[0] if name != key]
+    if dialect.name != "sqlite":
+        statement = (
+            update(target)
+            .where(target.c[key] == bindparam("_key"))
+            .values({name: bindparam(name) for name in names})
+        )
+        session.execute(statement, [{**row, "_key": row[key]} for row in rows])
+        return
+    columns = [target.c[name] for name in [*names, key]]
+    processors = [column.type.bind_processor(dialect) for column in columns]
+    active = [(i, process) for i, process in enumerate(processors) if process is not None]
+    pick = itemgetter(*names, key)
+    converted: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = list(pick(row))
+        for i, process in active:
+            values[i] = process(values[i])
+        converted.append(tuple(values))
+    quote = dialect.identifier_preparer.quote
+    assignments = ", ".join(f"{quote(name)} = ?" for name in names)
+    sql = f"UPDATE {quote(target.name)} SET {assignments} WHERE {quote(key)} = ?"
+    session.connection().exec_driver_sql(sql, converted)

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
@@ -88,7 +88,7 @@ class FakeServer:
         host, port = self.server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self) -> FakeServer:
+    def start(self) -> Self:
         self.thread.start()
         return self
 
@@ -99,7 +99,7 @@ class FakeServer:
     def handle(self, request: Request) -> Response:
         raise NotImplementedError
 
-    def __enter__(self) -> FakeServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *_: object) -> None:
