@@ -29,6 +29,7 @@ from siyu.channels.schemas import (
 from siyu.channels.service import (
     channel_config,
     configure_channel,
+    count_messages,
     enqueue_messages,
     get_policy,
     list_messages,
@@ -59,6 +60,7 @@ __all__ = [
     "check_confirmations",
     "check_wecom_confirmations",
     "configure_channel",
+    "count_messages",
     "dispatch",
     "enqueue_messages",
     "follow_link",

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from siyu.channels.models import ChannelAccount, Message, TouchPolicyRow, Unsubscribe
@@ -184,6 +184,14 @@ def list_messages(
         query = query.where(Message.created_at >= since)
     rows = session.scalars(query.order_by(Message.id.desc()).limit(limit))
     return [MessageView.model_validate(row, from_attributes=True) for row in rows]
+
+
+def count_messages(*, session: Session, tenant: TenantContext, status: str | None = None) -> int:
+    """How many messages the tenant has (in one status)."""
+    query = select(func.count()).select_from(Message).where(Message.tenant_id == tenant.id)
+    if status is not None:
+        query = query.where(Message.status == status)
+    return int(session.scalar(query) or 0)
 
 
 def messages_by_key(

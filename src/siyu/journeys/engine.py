@@ -250,9 +250,9 @@ class _Batch:
             ],
         )
         trace = [
-            {"tenant_id": self.tenant.id, "enrolment_id": s.id, **entry}
+            {"tenant_id": self.tenant.id, "enrolment_id": s.id, "at": self.now, "entries": s.trace}
             for s in states
-            for entry in s.trace
+            if s.trace
         ]
         insert_many(session, TraceRow, trace)
         messages = [m for s in states for m in s.messages]

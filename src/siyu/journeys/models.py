@@ -79,17 +79,17 @@ class Enrolment(TenantScoped, Base):
 
 
 class TraceRow(TenantScoped, Base):
-    """What happened to an enrolment: each step run, when, with what result."""
+    """What happened to an enrolment: the steps one worker pass (or one arriving event)
+    ran, each as {"step", "at", "result", "detail"}. One row per pass, not per step:
+    a million enrolments through three steps write a million rows, not three."""
 
     __tablename__ = "journey_trace"
     __table_args__ = (Index("ix_journey_trace_enrolment", "enrolment_id"),)
 
     id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
     enrolment_id: Mapped[int] = mapped_column(_Id)
-    step: Mapped[str | None] = mapped_column(String(64), nullable=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
-    result: Mapped[str] = mapped_column(String(24))
-    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    entries: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
 
 class TriggerState(TenantScoped, Base):

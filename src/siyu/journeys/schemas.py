@@ -280,12 +280,16 @@ class JourneyDefinition(_Spec):
         self._by_id, self._following = by_id, following
 
     def step(self, step_id: str) -> Step:
-        return self._by_id[step_id]
+        # Read through the private-attribute dict: pydantic's attribute hook is slow and
+        # this runs for every step the engine executes.
+        by_id: dict[str, Step] = self.__pydantic_private__["_by_id"]  # type: ignore[index]
+        return by_id[step_id]
 
     def following(self, step_id: str) -> str | None:
         """Where a step goes by default: its `next`, else the step after it in the list
         (None: the journey ends)."""
-        return self._following[step_id]
+        following: dict[str, str | None] = self.__pydantic_private__["_following"]  # type: ignore[index]
+        return following[step_id]
 
     def resolve(self, target: str | None, step_id: str | None) -> str | None:
         """A case's, arm's or timeout's target: given, "end", or (None) where `step_id`
@@ -338,7 +342,7 @@ class TraceEntry(BaseModel):
     step: str | None
     at: datetime
     result: str
-    detail: dict[str, Any] | None
+    detail: dict[str, Any] | None = None
 
 
 class EnrolmentView(BaseModel):

@@ -261,7 +261,7 @@ def _enrolment_view(
         traces = session.scalars(
             select(TraceRow).where(TraceRow.enrolment_id == row.id).order_by(TraceRow.id)
         )
-        view.trace = [TraceEntry.model_validate(t, from_attributes=True) for t in traces]
+        view.trace = [TraceEntry.model_validate(entry) for t in traces for entry in t.entries]
         view.messages = [
             m.model_dump(
                 mode="json",
@@ -341,10 +341,7 @@ def retry_dead_letter(
         None,
     )
     letter.retried_at = now
-    session.add(
-        TraceRow(
-            tenant_id=tenant.id, enrolment_id=row.id, step=letter.step, at=now, result="retried"
-        )
-    )
+    entry = {"step": letter.step, "at": now.isoformat(), "result": "retried"}
+    session.add(TraceRow(tenant_id=tenant.id, enrolment_id=row.id, at=now, entries=[entry]))
     session.flush()
     return _enrolment_view(session, tenant, row, with_trace=True)

@@ -59,7 +59,10 @@ class State:
     messages: list[NewMessage] = field(default_factory=list)
 
     def log(self, step: str | None, at: datetime, result: str, **detail: Any) -> None:
-        self.trace.append({"step": step, "at": at, "result": result, "detail": detail or None})
+        entry: dict[str, Any] = {"step": step, "at": at.isoformat(), "result": result}
+        if detail:
+            entry["detail"] = detail
+        self.trace.append(entry)
 
     def finish(self, status: str, at: datetime) -> None:
         self.status, self.step, self.due_at, self.finished_at = status, None, None, at

@@ -231,13 +231,9 @@ def _goal(
 def _trace(
     enrolment: Enrolment, step: str | None, at: datetime, result: str, detail: dict[str, Any]
 ) -> TraceRow:
+    entry = {"step": step, "at": at.isoformat(), "result": result, "detail": detail}
     return TraceRow(
-        tenant_id=enrolment.tenant_id,
-        enrolment_id=enrolment.id,
-        step=step,
-        at=at,
-        result=result,
-        detail=detail,
+        tenant_id=enrolment.tenant_id, enrolment_id=enrolment.id, at=at, entries=[entry]
     )
 
 

@@ -47,7 +47,7 @@ def insert_many(
     ]
     fixed = list(defaults.values())
     pick = itemgetter(*keys)
-    active = [(i, process) for i, process in enumerate(processors) if process is not None]
+    active = [(i, _remembering(p)) for i, p in enumerate(processors) if p is not None]
     converted: list[tuple[Any, ...]] = []
     for row in rows:
         picked = pick(row)
@@ -61,6 +61,19 @@ def insert_many(
     verb = "INSERT OR IGNORE" if ignore_conflicts else "INSERT"
     sql = f"{verb} INTO {quote(target.name)} ({names}) VALUES ({marks})"
     session.connection().exec_driver_sql(sql, converted)
+
+
+def _remembering(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A converter that reuses its last result when given the very same object again:
+    a batch often binds one `now` (or one template) to every row."""
+    last: list[Any] = [object(), None]
+
+    def convert(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, process(value)
+        return last[1]
+
+    return convert
 
 
 def _defaults(target: Table, keys: Sequence[str]) -> dict[str, Any]:
@@ -100,7 +113,7 @@ def update_many(
         return
     columns = [target.c[name] for name in [*names, key]]
     processors = [column.type.bind_processor(dialect) for column in columns]
-    active = [(i, process) for i, process in enumerate(processors) if process is not None]
+    active = [(i, _remembering(p)) for i, p in enumerate(processors) if p is not None]
     pick = itemgetter(*names, key)
     converted: list[tuple[Any, ...]] = []
     for row in rows:

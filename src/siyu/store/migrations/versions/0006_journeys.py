@@ -2,7 +2,7 @@
 
 Revision ID: 0006
 Revises: 0001
-Create Date: 2026-11-25 06:15:53.268554
+Create Date: 2026-11-25 06:34:10.972103
 """
 
 from __future__ import annotations
@@ -167,10 +167,8 @@ def upgrade() -> None:
         sa.Column(
             "enrolment_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
-        sa.Column("step", sa.String(length=64), nullable=True),
         sa.Column("at", siyu.store.base.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("result", sa.String(length=24), nullable=False),
-        sa.Column("detail", sa.JSON(), nullable=True),
+        sa.Column("entries", sa.JSON(), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_journey_trace")),
     )
