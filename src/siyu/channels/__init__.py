@@ -2,7 +2,7 @@
 SMS / e-mail / WeCom / WeChat / webhooks, and the outcomes that come back."""
 
 from siyu.channels.adapters import Adapters
-from siyu.channels.dispatch import backoff, dispatch
+from siyu.channels.dispatcher import backoff, dispatch
 from siyu.channels.outcomes import (
     SMS_PROVIDERS,
     check_confirmations,

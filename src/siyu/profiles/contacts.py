@@ -36,9 +36,14 @@ def contact_cards(
         if not customers:
             continue
         attributes, _ = merge_attributes(tenant=tenant, customers=customers)
-        newest_first = sorted(customers, key=lambda c: c.updated_at, reverse=True)
+        newest_first = (
+            sorted(customers, key=lambda c: c.updated_at, reverse=True)
+            if len(customers) > 1
+            else customers
+        )
         extra = [c.attributes or {} for c in newest_first]
-        cards[oneid] = ContactCard(
+        # Built from stored, validated records: no second validation (this runs per send).
+        cards[oneid] = ContactCard.model_construct(
             oneid=oneid,
             name=attributes.get("name"),
             phone=attributes.get("phone"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
 
 import httpx
@@ -12,7 +13,10 @@ TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 def new_client() -> httpx.Client:
-    return httpx.Client(timeout=TIMEOUT)
+    """A pooled client; TCP_NODELAY so a request's headers and body are not held back
+    by Nagle's algorithm waiting for the server's delayed ACK."""
+    transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+    return httpx.Client(timeout=TIMEOUT, transport=transport)
 
 
 def failed_request(messages: Sequence[Outbound], error: Exception) -> list[SendOutcome]:

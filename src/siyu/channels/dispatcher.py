@@ -121,6 +121,13 @@ class _Pass:
         self.session, self.tenant, self.adapters = session, tenant, adapters
         self.worker, self.now, self.max_attempts, self.report = worker, now, max_attempts, report
         self.settle: list[dict[str, Any]] = []
+        self._adapters: dict[str, ChannelAdapter | None] = {}
+
+    def adapter(self, channel: str) -> ChannelAdapter | None:
+        """The tenant's adapter for a channel, looked up once per pass."""
+        if channel not in self._adapters:
+            self._adapters[channel] = self.adapters.get(self.session, self.tenant, channel)
+        return self._adapters[channel]
 
     def run(self, rows: Sequence[Row[Any]]) -> None:
         to_send = self._in_doubt([r for r in rows if r.status == "sending"])
@@ -145,7 +152,7 @@ class _Pass:
         day = self.now.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y%m%d")
         ordered = sorted(items, key=lambda x: (x[1].channel, x[0].id))
         for channel, group in groupby(ordered, key=lambda x: x[1].channel):
-            adapter = self.adapters.get(self.session, self.tenant, channel)
+            adapter = self.adapter(channel)
             assert adapter is not None  # checked when deciding
             members = list(group)
             for start in range(0, len(members), adapter.max_batch):
@@ -164,7 +171,7 @@ class _Pass:
         for channel, group in groupby(sorted(rows, key=lambda r: r.channel), lambda r: r.channel):
             items = [(r, _outbound(r)) for r in group]
             self.report.resolved_in_doubt += len(items)
-            adapter = self.adapters.get(self.session, self.tenant, channel)
+            adapter = self.adapter(channel)
             if adapter is None or adapter.in_doubt == "give_up":
                 for row, _o in items:
                     self._done(row, "unknown", reason="in doubt after a crash; not resent")
@@ -208,7 +215,7 @@ class _Pass:
         links = _Links(tracking_config(session=session, tenant=tenant), tenant.id)
         go: list[tuple[Row[Any], Outbound]] = []
         for row in rows:
-            adapter = self.adapters.get(session, tenant, row.channel)
+            adapter = self.adapter(row.channel)
             if adapter is None:
                 self._done(row, "failed", reason=f"channel {row.channel} is not configured")
                 continue
