@@ -473,3 +473,16 @@ def test_a_step_run_again_sends_no_second_message(
     seen = view(session, tenant, eid)
     assert seen.status == "completed"
     assert len(seen.messages) == 1
+
+
+def test_tag_step_can_mark_the_tag_in_wecom(
+    session: Session, tenant: TenantContext, ports: Ports
+) -> None:
+    oneid = person(session, tenant, "c1")
+    journey(session, tenant, [{"id": "t", "type": "tag", "add": ["etVIP"], "wecom": True}])
+    (eid,) = enrol(session=session, tenant=tenant, key="j1", oneids=[oneid], now=NOON).enrolled
+    run(session, ports, NOON)
+    (queued,) = view(session, tenant, eid).messages
+    assert queued["channel"] == "wecom_tag"
+    found = channels.messages_by_key(session=session, tenant=tenant, keys=[queued["key"]])
+    assert found[queued["key"]].category == "transactional"

@@ -271,3 +271,35 @@ def test_conditions() -> None:
     )
     with pytest.raises(ValidationError):
         Condition.model_validate({"field": "a", "all": []})
+
+
+def test_coupon_expiry_and_schedule_of_listed_people(
+    session: Session, tenant: TenantContext, ports: Ports
+) -> None:
+    loyalty = ports.loyalty
+    assert isinstance(loyalty, MemoryLoyalty)
+    today = datetime.now(tenant.zone).date() + timedelta(days=1)
+    loyalty.expiries.append(("coupon", Expiring("C1", today, {"coupon": "X-1"})))
+    journey(
+        session,
+        tenant,
+        [{"id": "t", "type": "tag", "add": ["x"]}],
+        trigger={"type": "date", "attribute": "coupon_expiry", "at": "08:00"},
+    )
+    journey(
+        session,
+        tenant,
+        [{"id": "t", "type": "tag", "add": ["x"]}],
+        trigger={"type": "schedule", "every": "day", "at": "08:00", "oneids": ["S1", "S2"]},
+        key="j2",
+    )
+    fire = datetime.combine(
+        today, datetime.min.time().replace(hour=8, minute=1), tzinfo=tenant.zone
+    )
+    assert run_triggers(session=session, ports=ports, worker=W, now=fire).triggered == 3
+    (expiring,) = list_enrolments(session=session, tenant=tenant, key="j1")
+    assert expiring.oneid == "C1"
+    assert sorted(e.oneid for e in list_enrolments(session=session, tenant=tenant, key="j2")) == [
+        "S1",
+        "S2",
+    ]
