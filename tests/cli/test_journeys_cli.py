@@ -80,3 +80,32 @@ def test_channel_commands(cli_run: RunCli, tmp_path: Path) -> None:
     assert shown["caps"] == [{"channel": "sms", "category": "marketing", "limit": 1, "per": "P7D"}]
     assert cli_run("channel", "unsubscribe", "01ONEID", "sms").exit_code == 0
     assert orjson.loads(cli_run("channel", "messages", "--json").stdout) == []
+
+
+def test_demo_runs_a_worker_beside_the_api(cli_runtime: Runtime, tmp_path: Path) -> None:
+    import time
+
+    from siyu import journeys
+    from siyu.cli.demo import _worker_thread
+
+    spec = tmp_path / "welcome.yaml"
+    spec.write_text(JOURNEY.replace("  - id: tag\n    type: tag\n    add: [welcomed]\n", ""))
+    with cli_runtime.session() as session:
+        tenant = get_tenant(session=session, name="default")
+        oneid = ingest(session, tenant, customer("pos", "c1", {"phone": "13800000001"}))[0].oneid
+        assert oneid is not None
+        definition = journeys.load_definition(spec)
+        journeys.create_journey(session=session, tenant=tenant, definition=definition)
+        journeys.start_journey(session=session, tenant=tenant, key="welcome")
+        journeys.enrol(session=session, tenant=tenant, key="welcome", oneids=[oneid])
+        session.commit()
+    with _worker_thread(cli_runtime, enabled=True):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with cli_runtime.session() as session:
+                tenant = get_tenant(session=session, name="default")
+                (found,) = journeys.list_enrolments(session=session, tenant=tenant, key="welcome")
+            if found.status == "completed":
+                break
+            time.sleep(0.1)
+    assert found.status == "completed"
