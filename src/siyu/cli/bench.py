@@ -71,6 +71,28 @@ def bench_compute(
     )
     _report(result, out or Path(f"bench-results/compute-{engine}.json"))
 
+@bench_app.command("journeys")
+def bench_journeys(
+    enrolments: Annotated[int, typer.Option(help="people through the 3-step journey")] = 100_000,
+    messages: Annotated[int, typer.Option(help="messages to the fake SMS gateway")] = 20_000,
+    batch: Annotated[int, typer.Option(help="enrolments / messages per pass")] = 5000,
+    out: Annotated[Path, typer.Option(help="JSON results")] = Path("bench-results/journeys.json"),
+    work_dir: Annotated[Path | None, typer.Option(help="keep the database here")] = None,
+) -> None:
+    """Journey engine (target: 1M enrolments through 3 steps <= 60 s; use --enrolments
+    1000000) and messages/s to a local fake gateway (target >= 5,000/s, none duplicated)."""
+    from siyu.bench.journeys import run_journeys_bench
+
+    result = run_journeys_bench(
+        enrolments=enrolments,
+        messages=messages,
+        database_url=options.database_url,
+        work_dir=work_dir,
+        batch=batch,
+    )
+    _report(result, out)
+
+
 def _report(result: dict[str, Any], out: Path) -> None:
     table = Table("metric", "value", title=f"siyu bench {result['benchmark']}")
     for key, value in result.items():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +12,7 @@ import typer
 from rich.table import Table
 
 from siyu.cli.common import console, options, runtime
+from siyu.runtime import Runtime
 
 
 def demo(
@@ -16,6 +20,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="same seed, same brand")] = 7,
     out: Annotated[Path, typer.Option(help="where the canonical files go")] = Path("demo-data"),
     serve: Annotated[bool, typer.Option(help="serve the API afterwards")] = True,
+    worker: Annotated[bool, typer.Option(help="run a journey worker while serving")] = True,
     port: Annotated[int, typer.Option()] = 8000,
 ) -> None:
     """Generate a cosmetics brand (Tmall, JD, Douyin, mini-program, 30 stores), import it."""
@@ -53,4 +58,35 @@ def demo(
         from siyu.api import create_app
 
         console.print(f"serving on http://127.0.0.1:{port}  (docs: /docs; Ctrl-C stops)")
-        uvicorn.run(create_app(rt), host="127.0.0.1", port=port, access_log=False)
+        with _worker_thread(rt, enabled=worker):
+            uvicorn.run(create_app(rt), host="127.0.0.1", port=port, access_log=False)
+
+
+@contextmanager
+def _worker_thread(rt: Runtime, *, enabled: bool) -> Iterator[None]:
+    """A journey worker beside the API, so journeys started in the demo run."""
+    if not enabled:
+        yield
+        return
+    from siyu import channels, journeys
+
+    stop = threading.Event()
+    adapters = channels.Adapters()
+    thread = threading.Thread(
+        target=journeys.run_worker,
+        kwargs={
+            "store": rt.store,
+            "ports": journeys.unwired_ports(),
+            "adapters": adapters,
+            "stop": stop,
+        },
+        daemon=True,
+    )
+    thread.start()
+    console.print("journey worker running")
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        adapters.close()

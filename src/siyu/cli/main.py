@@ -10,6 +10,7 @@ from siyu.cli import admin, bench, demo
 from siyu.cli import compute as compute_cli
 from siyu.cli import experiment as experiment_cli
 from siyu.cli import ingest as ingest_cli
+from siyu.cli import journeys as journeys_cli
 from siyu.cli import person as person_cli
 from siyu.cli import report as report_cli
 from siyu.cli.common import options
@@ -46,3 +47,6 @@ app.add_typer(experiment_cli.experiment_app, name="experiment")
 app.command("compute")(compute_cli.compute_command)
 app.command("report")(report_cli.report_command)
 app.command("import-retail")(report_cli.import_retail_command)
+app.add_typer(journeys_cli.journey_app, name="journey")
+app.add_typer(journeys_cli.channel_app, name="channel")
+app.command("worker")(journeys_cli.worker)

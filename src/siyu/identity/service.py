@@ -390,18 +390,22 @@ def person_records(*, session: Session, tenant: TenantContext, oneid: str) -> li
 
 
 def records_of_persons(
-    *, session: Session, tenant: TenantContext, oneids: Sequence[str]
+    *,
+    session: Session,
+    tenant: TenantContext,
+    oneids: Sequence[str],
+    kind: str | None = None,
 ) -> dict[str, list[tuple[str, str, str]]]:
-    """(kind, source, record_id) of the records of many live OneIDs, in arrival order."""
+    """(kind, source, record_id) of the records (of one kind, if given) of many live
+    OneIDs, in arrival order."""
     found: dict[str, list[tuple[str, str, str]]] = {}
     for part in state.chunks(sorted(set(oneids))):
-        rows = session.execute(
-            select(
-                IdentityLink.oneid, IdentityLink.kind, IdentityLink.source, IdentityLink.record_id
-            )
-            .where(IdentityLink.tenant_id == tenant.id, IdentityLink.oneid.in_(part))
-            .order_by(IdentityLink.seq)
-        )
+        query = select(
+            IdentityLink.oneid, IdentityLink.kind, IdentityLink.source, IdentityLink.record_id
+        ).where(IdentityLink.tenant_id == tenant.id, IdentityLink.oneid.in_(part))
+        if kind is not None:
+            query = query.where(IdentityLink.kind == kind)
+        rows = session.execute(query.order_by(IdentityLink.seq))
         for oneid, kind, source, record_id in rows:
             found.setdefault(oneid, []).append((kind, source, record_id))
     return found

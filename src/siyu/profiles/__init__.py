@@ -1,6 +1,7 @@
 """Profiles: the 360° person view, merged attributes, basic traits, person search."""
 
-from siyu.profiles.schemas import PersonSummary, PersonView, Traits
+from siyu.profiles.contacts import contact_cards, persons_on_day
+from siyu.profiles.schemas import ContactCard, PersonSummary, PersonView, Traits
 from siyu.profiles.service import (
     UNPAID,
     PersonNotFoundError,
@@ -13,13 +14,16 @@ from siyu.profiles.service import (
 
 __all__ = [
     "UNPAID",
+    "ContactCard",
     "PersonNotFoundError",
     "PersonSummary",
     "PersonView",
     "Traits",
     "basic_traits",
+    "contact_cards",
     "get_person",
     "merge_attributes",
     "merge_consent",
+    "persons_on_day",
     "search_persons",
 ]

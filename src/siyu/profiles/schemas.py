@@ -86,3 +86,20 @@ class PersonSummary(BaseModel):
     phone: str | None
     sources: list[str]
     birthday: date | None = None
+
+
+class ContactCard(BaseModel):
+    """What touching a person needs: merged attributes, addresses per channel, consent."""
+
+    oneid: str
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    wechat_openids: list[str] = Field(default_factory=list)  # "appid/openid"
+    wecom_external_userids: list[str] = Field(default_factory=list)  # "corpid/external_userid"
+    staff_id: str | None = None  # their guide (导购)
+    store_id: str | None = None
+    consent: dict[str, bool | None] = Field(default_factory=dict)
+    timezone: str | None = None  # from a record's attributes; else the tenant's
+    locale: str | None = None  # from a record's attributes ("zh-CN", "en")
+    attributes: dict[str, Any] = Field(default_factory=dict)  # merged profile attributes

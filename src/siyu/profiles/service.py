@@ -112,7 +112,13 @@ def merge_attributes(
         order = rule.sources if rule and rule.sources else priority
         strategy = rule.strategy if rule else "priority"
 
-        for record in sorted(customers, key=lambda r: _rank(r, order, strategy)):
+        # One record (most people): nothing to rank; contact cards for sends hit this.
+        ranked = (
+            customers
+            if len(customers) == 1
+            else sorted(customers, key=lambda r: _rank(r, order, strategy))
+        )
+        for record in ranked:
             value = (
                 (record.identifiers or {}).get(field)
                 if field in IDENTIFIER_FIELDS

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, extract, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.records.models import CustomerRecord, Event, Order, Refund
@@ -199,4 +200,42 @@ def _by_refs(
                     )
                 )
             )
+    return found
+
+
+def customers_on_day(
+    *,
+    session: Session,
+    tenant: TenantContext,
+    field: Literal["birthday", "registered_at"],
+    month: int,
+    day: int,
+) -> list[tuple[str, str, date]]:
+    """(source, external_id, date) of customer records whose birthday or registration
+    (in the tenant's zone) falls on this month and day of any year."""
+    if field == "birthday":
+        # Birthdays are plain dates: the database filters them.
+        rows = session.execute(
+            select(
+                CustomerRecord.source, CustomerRecord.external_id, CustomerRecord.birthday
+            ).where(
+                CustomerRecord.tenant_id == tenant.id,
+                extract("month", CustomerRecord.birthday) == month,
+                extract("day", CustomerRecord.birthday) == day,
+            )
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+    # Registration times are instants: the local day depends on the tenant's zone, which
+    # SQL cannot apply the same way on every database, so the dates are read in pages.
+    found: list[tuple[str, str, date]] = []
+    rows = session.execute(
+        select(CustomerRecord.source, CustomerRecord.external_id, CustomerRecord.registered_at)
+        .where(CustomerRecord.tenant_id == tenant.id, CustomerRecord.registered_at.is_not(None))
+        .execution_options(yield_per=10_000)
+    )
+    zone = tenant.zone
+    for source, external_id, at in rows:
+        local = at.astimezone(zone).date()
+        if local.month == month and local.day == day:
+            found.append((source, external_id, local))
     return found

@@ -6,14 +6,22 @@ from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from siyu.store.base import Base, table
 
 
-def insert_many(session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
-    """INSERT `rows` (all with the same keys) into the model's table.
+def insert_many(
+    session: Session,
+    model: type[Base],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    ignore_conflicts: bool = False,
+) -> None:
+    """INSERT `rows` (all with the same keys) into the model's table; with
+    `ignore_conflicts`, rows that would break a unique constraint are skipped.
 
     On SQLite the rows go straight to the driver's `executemany`: SQLAlchemy's generic
     per-row parameter handling costs more than SQLite's insert itself. The values are
@@ -26,7 +34,10 @@ def insert_many(session: Session, model: type[Base], rows: Sequence[Mapping[str,
     target = table(model)
     dialect = session.get_bind().dialect
     if dialect.name != "sqlite":
-        session.execute(insert(target), rows)
+        statement = insert(target)
+        if ignore_conflicts and dialect.name == "postgresql":
+            statement = postgresql.insert(target).on_conflict_do_nothing()
+        session.execute(statement, rows)
         return
     keys = list(rows[0])
     defaults = _defaults(target, keys)
@@ -36,7 +47,7 @@ def insert_many(session: Session, model: type[Base], rows: Sequence[Mapping[str,
     ]
     fixed = list(defaults.values())
     pick = itemgetter(*keys)
-    active = [(i, process) for i, process in enumerate(processors) if process is not None]
+    active = [(i, _remembering(p)) for i, p in enumerate(processors) if p is not None]
     converted: list[tuple[Any, ...]] = []
     for row in rows:
         picked = pick(row)
@@ -47,8 +58,22 @@ def insert_many(session: Session, model: type[Base], rows: Sequence[Mapping[str,
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(column.name) for column in columns)
     marks = ", ".join("?" for _ in columns)
-    statement = f"INSERT INTO {quote(target.name)} ({names}) VALUES ({marks})"
-    session.connection().exec_driver_sql(statement, converted)
+    verb = "INSERT OR IGNORE" if ignore_conflicts else "INSERT"
+    sql = f"{verb} INTO {quote(target.name)} ({names}) VALUES ({marks})"
+    session.connection().exec_driver_sql(sql, converted)
+
+
+def _remembering(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A converter that reuses its last result when given the very same object again:
+    a batch often binds one `now` (or one template) to every row."""
+    last: list[Any] = [object(), None]
+
+    def convert(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, process(value)
+        return last[1]
+
+    return convert
 
 
 def _defaults(target: Table, keys: Sequence[str]) -> dict[str, Any]:
@@ -63,3 +88,40 @@ def _defaults(target: Table, keys: Sequence[str]) -> dict[str, Any]:
         elif default.is_callable:
             values[column.key] = default.arg(None)  # type: ignore[attr-defined]
     return values
+
+
+def update_many(
+    session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]], *, key: str = "id"
+) -> None:
+    """UPDATE rows (all with the same keys) matched by `key`, one statement for all.
+
+    Like `insert_many`, SQLite gets the driver's `executemany` with the columns' own
+    conversions; PostgreSQL gets SQLAlchemy's executemany.
+    """
+    if not rows:
+        return
+    target = table(model)
+    dialect = session.get_bind().dialect
+    names = [name for name in rows[0] if name != key]
+    if dialect.name != "sqlite":
+        statement = (
+            update(target)
+            .where(target.c[key] == bindparam("_key"))
+            .values({name: bindparam(name) for name in names})
+        )
+        session.execute(statement, [{**row, "_key": row[key]} for row in rows])
+        return
+    columns = [target.c[name] for name in [*names, key]]
+    processors = [column.type.bind_processor(dialect) for column in columns]
+    active = [(i, _remembering(p)) for i, p in enumerate(processors) if p is not None]
+    pick = itemgetter(*names, key)
+    converted: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = list(pick(row))
+        for i, process in active:
+            values[i] = process(values[i])
+        converted.append(tuple(values))
+    quote = dialect.identifier_preparer.quote
+    assignments = ", ".join(f"{quote(name)} = ?" for name in names)
+    sql = f"UPDATE {quote(target.name)} SET {assignments} WHERE {quote(key)} = ?"
+    session.connection().exec_driver_sql(sql, converted)

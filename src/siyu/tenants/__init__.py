@@ -16,6 +16,7 @@ from siyu.tenants.service import (
     create_api_key,
     create_tenant,
     get_tenant,
+    get_tenant_by_id,
     revoke_api_key,
     update_settings,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "create_api_key",
     "create_tenant",
     "get_tenant",
+    "get_tenant_by_id",
     "revoke_api_key",
     "update_settings",
 ]

@@ -28,6 +28,14 @@ def get_tenant(*, session: Session, name: str) -> TenantContext:
     return _context(tenant)
 
 
+def get_tenant_by_id(*, session: Session, tenant_id: int) -> TenantContext:
+    """The tenant with id `tenant_id`, with its settings (workers serving every tenant)."""
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise UnknownTenantError(f"no tenant with id {tenant_id}")
+    return _context(tenant)
+
+
 def create_tenant(*, session: Session, name: str) -> TenantContext:
     """Register a new tenant (brand) with default settings."""
     tenant = Tenant(name=name, settings=TenantSettings().model_dump(mode="json"))

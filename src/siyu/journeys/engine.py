@@ -1,0 +1,325 @@
+"""The durable engine: claim due enrolments with a lease, run their steps, write their
+new state, trace and messages in one transaction.
+
+Claiming is one UPDATE ... RETURNING over due rows whose lease is free (PostgreSQL adds
+FOR UPDATE SKIP LOCKED, so workers never wait on each other; SQLite's BEGIN IMMEDIATE
+serialises claims). The claimed rows are then re-read under lock and run: whatever an
+event changed meanwhile (a wait ended, a goal reached) is what runs. A worker killed at
+any point loses nothing: uncommitted work is rolled back and the lease expires.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import Session
+
+from siyu import channels, profiles
+from siyu.journeys import steps
+from siyu.journeys.models import DeadLetter, Enrolment, Journey, JourneyVersion, TraceRow
+from siyu.journeys.ports import Ports
+from siyu.journeys.schemas import GrantStep, JourneyDefinition, RunReport, TagStep
+from siyu.store.base import table, utcnow
+from siyu.store.bulk import insert_many, update_many
+from siyu.tenants import TenantContext, get_tenant_by_id
+
+log = logging.getLogger(__name__)
+_E = table(Enrolment)
+MAX_ATTEMPTS = 5
+
+
+def backoff(attempts: int) -> timedelta:
+    """Exponential retry delay: 10 s, 20 s, 40 s, ... at most an hour."""
+    return timedelta(seconds=min(10 * 2 ** max(attempts - 1, 0), 3600))
+
+
+@dataclass(frozen=True)
+class Loaded:
+    key: str
+    definition: JourneyDefinition
+
+
+def definitions(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], Loaded]:
+    """Journey versions by (journey id, version): immutable, read once per batch."""
+    found: dict[tuple[int, int], Loaded] = {}
+    ids = sorted({journey for journey, _v in pairs})
+    if not ids:
+        return found
+    keys = dict(
+        session.execute(select(Journey.id, Journey.key).where(Journey.id.in_(ids))).tuples().all()
+    )
+    rows = session.execute(
+        select(JourneyVersion.journey_id, JourneyVersion.version, JourneyVersion.definition).where(
+            JourneyVersion.journey_id.in_(ids)
+        )
+    )
+    for journey_id, version, definition in rows:
+        if (journey_id, version) in pairs:
+            found[(journey_id, version)] = Loaded(
+                keys[journey_id], JourneyDefinition.model_validate(definition)
+            )
+    return found
+
+
+def run_due(
+    *,
+    session: Session,
+    ports: Ports,
+    worker: str,
+    now: datetime | None = None,
+    limit: int = 1000,
+    lease: timedelta = timedelta(seconds=60),
+    max_attempts: int = MAX_ATTEMPTS,
+) -> RunReport:
+    """Run the enrolments whose time has come (every tenant); one batch."""
+    now = now or utcnow()
+    held = list(session.scalars(select(Journey.id).where(Journey.status == "paused")))
+    ids = _claim(session, worker, now, limit, lease, held)
+    session.commit()
+    report = RunReport()
+    if not ids:
+        return report
+    query = select(Enrolment).where(Enrolment.id.in_(ids), Enrolment.lease_owner == worker)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()  # an event changing one of them waits for us
+    rows = session.execute(_columns(query)).all()
+    loaded = definitions(session, {(r.journey_id, r.version) for r in rows})
+    by_tenant: dict[int, list[Row[Any]]] = defaultdict(list)
+    for row in rows:
+        by_tenant[row.tenant_id].append(row)
+    for tenant_id, tenant_rows in by_tenant.items():
+        tenant = get_tenant_by_id(session=session, tenant_id=tenant_id)
+        _Batch(session, tenant, ports, loaded, now, max_attempts, report).run(tenant_rows)
+    session.commit()
+    return report
+
+
+def _claim(
+    session: Session,
+    worker: str,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    held: Sequence[int],
+) -> list[int]:
+    due = select(_E.c.id).where(
+        _E.c.due_at <= now, or_(_E.c.lease_until.is_(None), _E.c.lease_until < now)
+    )
+    if held:
+        due = due.where(_E.c.journey_id.not_in(held))
+    due = due.order_by(_E.c.due_at).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    statement = (
+        update(_E)
+        .where(_E.c.id.in_(due.scalar_subquery()))
+        .values(lease_owner=worker, lease_until=now + lease)
+        .returning(_E.c.id)
+    )
+    return sorted(session.scalars(statement))
+
+
+def _columns(query: Any) -> Any:
+    return query.with_only_columns(
+        Enrolment.id,
+        Enrolment.tenant_id,
+        Enrolment.journey_id,
+        Enrolment.version,
+        Enrolment.oneid,
+        Enrolment.status,
+        Enrolment.step,
+        Enrolment.due_at,
+        Enrolment.attempts,
+        Enrolment.step_count,
+        Enrolment.arm,
+        Enrolment.wait_event,
+        Enrolment.context,
+        Enrolment.entered_at,
+    ).order_by(Enrolment.id)
+
+
+class _Batch:
+    """One tenant's claimed enrolments, run and written back together."""
+
+    def __init__(
+        self,
+        session: Session,
+        tenant: TenantContext,
+        ports: Ports,
+        loaded: dict[tuple[int, int], Loaded],
+        now: datetime,
+        max_attempts: int,
+        report: RunReport,
+    ) -> None:
+        self.session, self.tenant, self.ports, self.loaded = session, tenant, ports, loaded
+        self.now, self.max_attempts, self.report = now, max_attempts, report
+        self.oneids: list[str] = []
+        self._light: dict[str, dict[str, Any]] | None = None
+        self._cards: dict[str, profiles.ContactCard] | None = None
+
+    def run(self, rows: Sequence[Row[Any]]) -> None:
+        self.oneids = sorted({r.oneid for r in rows})
+        effects = steps.Effects(
+            zone=self.tenant.zone, person=self.person, apply_tags=self.apply_tags, grant=self.grant
+        )
+        states: list[steps.State] = []
+        dead: list[dict[str, Any]] = []
+        for row in rows:
+            state = _state(row, self.loaded)
+            if row.due_at is None or row.due_at > self.now:
+                states.append(state)  # changed since the claim: nothing due, release it
+                continue
+            try:
+                steps.run(
+                    state, self.loaded[(row.journey_id, row.version)].definition, effects, self.now
+                )
+                state.attempts = 0
+            except steps.StepError as error:  # steps before the failing one stand
+                state = self._failed(row, state, error.__cause__ or error, dead)
+            except Exception as error:  # anything else: as if this pass never ran
+                state = self._failed(row, _state(row, self.loaded), error, dead)
+            self.report.steps += sum(1 for t in state.trace if t["step"] is not None)
+            states.append(state)
+            self.report.enrolments += 1
+        self._write(states, dead)
+
+    def _failed(
+        self, row: Row[Any], state: steps.State, error: BaseException, dead: list[dict[str, Any]]
+    ) -> steps.State:
+        """A step raised: retry it later with backoff, or give up after the last try."""
+        state.attempts = row.attempts + 1 if state.step == row.step else 1
+        state.last_error = f"{type(error).__name__}: {error}"[:2000]
+        log.warning("enrolment %s step %s failed: %s", row.id, state.step, state.last_error)
+        if state.attempts >= self.max_attempts:
+            self.report.failed += 1
+            state.log(
+                state.step, self.now, "failed", error=state.last_error, attempts=state.attempts
+            )
+            dead.append(
+                {
+                    "tenant_id": self.tenant.id,
+                    "enrolment_id": row.id,
+                    "step": state.step,
+                    "error": state.last_error,
+                    "attempts": state.attempts,
+                    "at": self.now,
+                }
+            )
+            state.finish("failed", self.now)
+        else:
+            self.report.retried += 1
+            state.due_at = self.now + backoff(state.attempts)
+            state.log(
+                state.step,
+                self.now,
+                "retry",
+                error=state.last_error,
+                next_try=state.due_at.isoformat(),
+            )
+        return state
+
+    def _write(self, states: Sequence[steps.State], dead: Sequence[dict[str, Any]]) -> None:
+        session = self.session
+        update_many(
+            session,
+            Enrolment,
+            [
+                {
+                    "id": s.id,
+                    "status": s.status,
+                    "step": s.step,
+                    "due_at": s.due_at,
+                    "attempts": s.attempts,
+                    "step_count": s.step_count,
+                    "arm": s.arm,
+                    "wait_event": s.wait_event,
+                    "context": s.context,
+                    "finished_at": s.finished_at,
+                    "last_error": s.last_error,
+                    "lease_owner": None,
+                    "lease_until": None,
+                }
+                for s in states
+            ],
+        )
+        trace = [
+            {"tenant_id": self.tenant.id, "enrolment_id": s.id, "at": self.now, "entries": s.trace}
+            for s in states
+            if s.trace
+        ]
+        insert_many(session, TraceRow, trace)
+        messages = [m for s in states for m in s.messages]
+        channels.enqueue_messages(session=session, tenant=self.tenant, messages=messages)
+        if dead:
+            insert_many(session, DeadLetter, dead)
+
+    # -- what steps reach -----------------------------------------------------------------
+
+    def person(self, oneid: str, with_profile: bool) -> dict[str, Any]:
+        """Tier, points and tags (ports); the profile too when conditions read it."""
+        if self._light is None:
+            session, tenant = self.session, self.tenant
+            balances = self.ports.loyalty.balances(
+                session=session, tenant=tenant, oneids=self.oneids
+            )
+            tags = self.ports.tags.tags(session=session, tenant=tenant, oneids=self.oneids)
+            self._light = {o: {**balances.get(o, {}), "tags": tags.get(o, [])} for o in self.oneids}
+        facts = dict(self._light.get(oneid, {}))
+        if with_profile:
+            if self._cards is None:
+                self._cards = profiles.contact_cards(
+                    session=self.session, tenant=self.tenant, oneids=self.oneids
+                )
+            card = self._cards.get(oneid)
+            if card is not None:
+                facts = {**card.attributes, "consent": card.consent, "locale": card.locale, **facts}
+        return facts
+
+    def apply_tags(self, state: steps.State, step: TagStep, key: str) -> None:
+        self.ports.tags.apply(
+            session=self.session,
+            tenant=self.tenant,
+            oneid=state.oneid,
+            add=step.add,
+            remove=step.remove,
+            key=key,
+        )
+
+    def grant(self, state: steps.State, step: GrantStep, key: str) -> str | None:
+        granted = self.ports.loyalty.grant(
+            session=self.session,
+            tenant=self.tenant,
+            oneid=state.oneid,
+            points=step.points,
+            coupon=step.coupon,
+            reason=step.reason,
+            key=key,
+        )
+        return granted.coupon_code
+
+
+def _state(row: Row[Any], loaded: dict[tuple[int, int], Loaded]) -> steps.State:
+    return steps.State(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        journey_id=row.journey_id,
+        journey_key=loaded[(row.journey_id, row.version)].key,
+        version=row.version,
+        oneid=row.oneid,
+        status=row.status,
+        step=row.step,
+        due_at=row.due_at,
+        attempts=row.attempts,
+        step_count=row.step_count,
+        arm=row.arm,
+        wait_event=row.wait_event,
+        context=dict(row.context or {}),
+        entered_at=row.entered_at,
+    )
