@@ -15,7 +15,8 @@ import orjson
 from sqlalchemy.orm import Session
 
 from siyu.identity import iter_identity_map
-from siyu.ingest import RecordResult, ingest_records
+from siyu.ingest import RecordResult
+from siyu.online import accept_records
 from siyu.store import Store
 from siyu.tenants import (
     IdentityRules,
@@ -176,7 +177,7 @@ def _cell(value: Any) -> str:
 
 def ingest(session: Session, tenant: TenantContext, *items: Record) -> list[RecordResult]:
     """Import records through the API path; fail loudly if any was quarantined."""
-    _report, results = ingest_records(
+    _report, results = accept_records(
         session=session, tenant=tenant, items=list(items), origin="test"
     )
     rejected = [r for r in results if r.status != "accepted"]

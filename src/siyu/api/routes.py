@@ -13,25 +13,29 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from siyu import analytics, identity, ingest, profiles
+from siyu import analytics, identity, ingest, online, profiles
 from siyu.api.deps import CallerDep, SessionDep, WriterDep
 
 router = APIRouter(prefix="/api/v1")
 
+
 class RecordsBatch(BaseModel):
     # Size is checked in the handler: a 422 would echo the whole batch (personal data) back.
     records: list[dict[str, Any]]
+
 
 class RecordsResponse(BaseModel):
     accepted: int
     quarantined: int
     results: list[ingest.RecordResult]
 
+
 class DetachRequest(BaseModel):
     kind: str
     source: str
     record_id: str
     reason: str = Field(min_length=1)
+
 
 @router.post("/records")
 def post_records(
@@ -46,12 +50,13 @@ def post_records(
             status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             f"at most {ingest.MAX_API_BATCH} records per request",
         )
-    report, results = ingest.ingest_records(
+    report, results = online.accept_records(
         session=session, tenant=caller.tenant, items=items, origin="api:/records"
     )
     return RecordsResponse(
         accepted=report.accepted, quarantined=report.quarantined, results=results
     )
+
 
 @router.post("/events", response_model=ingest.RecordResult)
 def post_event(
@@ -61,13 +66,14 @@ def post_event(
     event.setdefault("kind", "event")
     if event["kind"] != "event":
         raise HTTPException(422, "kind must be 'event'")
-    _, results = ingest.ingest_records(
+    _, results = online.accept_records(
         session=session, tenant=caller.tenant, items=[event], origin="api:/events"
     )
     result = results[0]
     if result.status == "quarantined":
         return JSONResponse(asdict(result), 422)
     return result
+
 
 @router.get("/persons")
 def search_persons(
@@ -76,6 +82,7 @@ def search_persons(
     """Find persons by phone, name, OneID or any identifier."""
     return profiles.search_persons(session=session, tenant=caller.tenant, query=q)
 
+
 @router.get("/persons/{oneid}")
 def get_person(session: SessionDep, caller: CallerDep, oneid: str) -> profiles.PersonView:
     """The 360° view of a person; retired OneIDs answer with their successor."""
@@ -83,6 +90,7 @@ def get_person(session: SessionDep, caller: CallerDep, oneid: str) -> profiles.P
         return profiles.get_person(session=session, tenant=caller.tenant, oneid=oneid)
     except identity.IdentityError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+
 
 @router.get("/persons/{oneid}/explain")
 def explain_person(
@@ -93,6 +101,7 @@ def explain_person(
         return identity.explain_person(session=session, tenant=caller.tenant, oneid=oneid)
     except identity.IdentityError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+
 
 @router.post("/identity/detach")
 def detach(session: SessionDep, caller: WriterDep, body: DetachRequest) -> identity.DetachResult:
@@ -112,10 +121,12 @@ def detach(session: SessionDep, caller: WriterDep, body: DetachRequest) -> ident
     session.commit()
     return result
 
+
 @router.get("/identity/blocked")
 def blocked(session: SessionDep, caller: CallerDep) -> list[identity.BlockedView]:
     """Merges the guards refused, for review."""
     return identity.list_blocked(session=session, tenant=caller.tenant)
+
 
 @router.get("/identity-map")
 def identity_map(session: SessionDep, caller: CallerDep) -> StreamingResponse:
@@ -137,6 +148,7 @@ def identity_map(session: SessionDep, caller: CallerDep) -> StreamingResponse:
 
     return StreamingResponse(rows(), media_type="text/csv")
 
+
 @router.get("/quarantine")
 def quarantine(
     session: SessionDep, caller: CallerDep, status_: Annotated[str, Query(alias="status")] = "open"
@@ -144,10 +156,12 @@ def quarantine(
     """Quarantined records with file, line, field and reason."""
     return ingest.list_quarantine(session=session, tenant=caller.tenant, status=status_)
 
+
 @router.get("/reports")
 def list_reports(caller: CallerDep) -> list[analytics.ReportInfo]:
     """The consumer-asset reports."""
     return analytics.list_reports()
+
 
 @router.get("/reports/{name}")
 def run_report(

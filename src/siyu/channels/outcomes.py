@@ -176,14 +176,15 @@ def _event(
 
 
 def _ingest(session: Session, tenant: TenantContext, events: Sequence[dict[str, Any]]) -> int:
-    """Outcome events go in through ingest like any other event (imported here: ingest
-    may call journeys, which queue messages here)."""
-    from siyu.ingest import ingest_records
+    """Outcome events go in through the online path like any other event, so waits and
+    goals see them (imported here: the online path calls journeys, which send through
+    this package)."""
+    from siyu.online import accept_records
 
     placeable = [e for e in events if e["customer_ref"]["identifiers"]]
     accepted = 0
     for start in range(0, len(placeable), 1000):
-        report, _results = ingest_records(
+        report, _results = accept_records(
             session=session,
             tenant=tenant,
             items=list(placeable[start : start + 1000]),

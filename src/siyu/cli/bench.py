@@ -13,6 +13,7 @@ from siyu.cli.common import console, options
 
 bench_app = typer.Typer(help="Benchmarks (print a table, write JSON).", no_args_is_help=True)
 
+
 @bench_app.command("ingest")
 def bench_ingest(
     persons: Annotated[int, typer.Option(help="≈3 customer records each")] = 100_000,
@@ -32,6 +33,7 @@ def bench_ingest(
         batch_size=batch_size,
     )
     _report(result, out)
+
 
 @bench_app.command("experiments")
 def bench_experiments(
@@ -56,6 +58,8 @@ def bench_experiments(
         work_dir=work_dir,
     )
     _report(result, out)
+
+
 @bench_app.command("compute")
 def bench_compute(
     persons: Annotated[int, typer.Option(help="demo persons to generate")] = 100_000,
@@ -70,6 +74,7 @@ def bench_compute(
         persons=persons, engine=engine, work_dir=work_dir, database_url=options.database_url
     )
     _report(result, out or Path(f"bench-results/compute-{engine}.json"))
+
 
 @bench_app.command("journeys")
 def bench_journeys(

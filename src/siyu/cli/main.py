@@ -22,6 +22,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
+
 @app.callback()
 def main(
     db: Annotated[
@@ -32,6 +33,7 @@ def main(
     """Global options."""
     options.database_url = db
     options.tenant = tenant
+
 
 app.command("ingest")(ingest_cli.ingest_command)
 app.add_typer(ingest_cli.quarantine_app, name="quarantine")

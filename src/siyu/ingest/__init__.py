@@ -10,6 +10,7 @@ from siyu.ingest.service import (
     ingest_records,
     list_quarantine,
     retry_quarantine,
+    stage_records,
 )
 
 # Everything a platform export can be refused for before the import starts.
@@ -32,4 +33,5 @@ __all__ = [
     "list_quarantine",
     "open_records",
     "retry_quarantine",
+    "stage_records",
 ]

@@ -15,7 +15,7 @@ import orjson
 from sqlalchemy import and_, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from siyu import identity, records, traits
+from siyu import identity, records
 from siyu.ingest import formats
 from siyu.ingest.models import ImportRun, QuarantinedRecord
 from siyu.ingest.readers import Input, RawRecord, open_inputs, open_records
@@ -26,6 +26,7 @@ from siyu.tenants import TenantContext
 
 Progress = Callable[[str, int, int], None]  # (file, bytes done, bytes total)
 MAX_API_BATCH = 1000
+
 
 def ingest_files(
     *,
@@ -63,10 +64,21 @@ def ingest_files(
     _finish_run(session, run, report)
     return report
 
+
 def ingest_records(
     *, session: Session, tenant: TenantContext, items: Sequence[dict[str, Any]], origin: str
 ) -> tuple[IngestReport, list[RecordResult]]:
-    """Import a batch of canonical records (API); one result per record, in order."""
+    """Import a batch of canonical records and commit; one result per record, in order."""
+    report, results = stage_records(session=session, tenant=tenant, items=items, origin=origin)
+    session.commit()
+    return report, results
+
+
+def stage_records(
+    *, session: Session, tenant: TenantContext, items: Sequence[dict[str, Any]], origin: str
+) -> tuple[IngestReport, list[RecordResult]]:
+    """Import a batch of canonical records without committing, so that what reacts to
+    them (see `siyu.online`) lands in the same transaction."""
     if len(items) > MAX_API_BATCH:
         raise ValueError(f"at most {MAX_API_BATCH} records per batch, got {len(items)}")
     raws = [
@@ -75,13 +87,8 @@ def ingest_records(
     ]
     report = IngestReport()
     results = _process(session, tenant, raws, None, report)
-    # The API path is the online one: keep the touched persons' purchase traits fresh now.
-    # (Bulk file imports leave that to the next incremental `siyu compute`.)
-    traits.refresh_purchase_traits(
-        session=session, tenant=tenant, oneids=_touched_persons(session, tenant, items, results)
-    )
-    session.commit()
     return report, results
+
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
@@ -98,29 +105,12 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-def _touched_persons(
-    session: Session,
-    tenant: TenantContext,
-    items: Sequence[dict[str, Any]],
-    results: Sequence[RecordResult],
-) -> set[str]:
-    """Persons whose records were accepted; a refund touches its order's person."""
-    touched = {r.oneid for r in results if r.oneid and r.outcome != "unchanged"}
-    refunded = [
-        (str(items[r.index]["source"]), str(items[r.index]["order_id"]))
-        for r in results
-        if r.status == "accepted" and r.kind == "refund" and r.outcome != "unchanged"
-    ]
-    if refunded:
-        owners = identity.oneids_of_records(
-            session=session, tenant=tenant, kind="order", refs=refunded
-        )
-        touched.update(owners.values())
-    return touched
+
 
 def _batches(stream: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:
     while batch := list(islice(stream, size)):
         yield batch
+
 
 def _process(
     session: Session,
@@ -201,12 +191,14 @@ def _process(
     )
     return results
 
+
 _ID_FIELDS = {
     "customer": "external_id",
     "order": "order_id",
     "refund": "refund_id",
     "event": "event_id",
 }
+
 
 def _head(data: dict[str, Any] | None) -> tuple[str | None, str | None, str | None]:
     """(kind, source, record id) of a raw record, as far as it has them."""
@@ -227,8 +219,10 @@ def _head(data: dict[str, Any] | None) -> tuple[str | None, str | None, str | No
         str(record_id) if record_id not in (None, "") else None,
     )
 
+
 def _fingerprint(raw: str) -> str:
     return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
+
 
 def _quarantine(
     session: Session,
@@ -269,6 +263,7 @@ def _quarantine(
         ids.append(known[fingerprint])
     return ids
 
+
 def _resolve_quarantined(
     session: Session, tenant: TenantContext, accepted: Iterable[records.CanonicalRecord]
 ) -> None:
@@ -306,6 +301,7 @@ def _resolve_quarantined(
             .values(status="resolved", resolved_at=utcnow())
         )
 
+
 def list_quarantine(
     *, session: Session, tenant: TenantContext, status: str = "open", limit: int = 1000
 ) -> list[QuarantineEntry]:
@@ -317,6 +313,7 @@ def list_quarantine(
         .limit(limit)
     )
     return [QuarantineEntry.model_validate(row, from_attributes=True) for row in rows]
+
 
 def export_quarantine(*, session: Session, tenant: TenantContext, out: Path) -> int:
     """Write open quarantined records as JSONL to fix by hand (each keeps `_quarantine_id`)."""
@@ -334,6 +331,7 @@ def export_quarantine(*, session: Session, tenant: TenantContext, out: Path) -> 
             handle.write(orjson.dumps(data) + b"\n")
             count += 1
     return count
+
 
 def retry_quarantine(
     *, session: Session, tenant: TenantContext, fixes: Path | None = None
@@ -368,11 +366,13 @@ def retry_quarantine(
     _finish_run(session, run, report)
     return report
 
+
 def _with_id(raw: str, entry_id: int) -> dict[str, Any] | None:
     data = _loads(raw)
     if data is not None:
         data["_quarantine_id"] = entry_id
     return data
+
 
 def _split_quarantine_id(raw: RawRecord) -> tuple[RawRecord, int | None]:
     """Separate the bookkeeping fields an export added from the record itself."""
@@ -383,6 +383,7 @@ def _split_quarantine_id(raw: RawRecord) -> tuple[RawRecord, int | None]:
     original = orjson.dumps(data).decode()
     return RawRecord(raw.file, raw.line, original, data), int(qid) if str(qid).isdigit() else None
 
+
 def _loads(raw: str) -> dict[str, Any] | None:
     try:
         data = orjson.loads(raw)
@@ -390,11 +391,13 @@ def _loads(raw: str) -> dict[str, Any] | None:
         return None
     return data if isinstance(data, dict) else None
 
+
 def _start_run(session: Session, tenant: TenantContext, origin: str) -> ImportRun:
     run = ImportRun(tenant_id=tenant.id, origin=origin[:512])
     session.add(run)
     session.commit()
     return run
+
 
 def _finish_run(session: Session, run: ImportRun, report: IngestReport) -> None:
     run.finished_at = utcnow()

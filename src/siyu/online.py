@@ -1,0 +1,61 @@
+"""The online path: records that arrive one by one or in small batches (REST API, channel
+outcomes) are imported, and everything downstream reacts in the same transaction.
+
+Bulk file imports (`siyu ingest`) are history, not news: they do not enrol anyone in a
+journey or refresh traits record by record; `siyu compute` catches up in batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from siyu import identity, ingest, journeys, traits
+from siyu.tenants import TenantContext
+
+
+def accept_records(
+    *, session: Session, tenant: TenantContext, items: Sequence[dict[str, Any]], origin: str
+) -> tuple[ingest.IngestReport, list[ingest.RecordResult]]:
+    """Import records, refresh the touched persons' cheap traits, fire journey triggers,
+    waits and goals; commit all of it together."""
+    report, results = ingest.stage_records(
+        session=session, tenant=tenant, items=items, origin=origin
+    )
+    news = [
+        (result, items[result.index])
+        for result in results
+        if result.status == "accepted" and result.outcome != "unchanged"
+    ]
+    traits.refresh_purchase_traits(
+        session=session, tenant=tenant, oneids=_touched_persons(session, tenant, news)
+    )
+    journeys.on_records(
+        session=session,
+        tenant=tenant,
+        records=[(str(r.kind), r.oneid, item) for r, item in news if r.oneid],
+    )
+    session.commit()
+    return report, results
+
+
+def _touched_persons(
+    session: Session,
+    tenant: TenantContext,
+    news: Sequence[tuple[ingest.RecordResult, dict[str, Any]]],
+) -> set[str]:
+    """Persons whose records changed; a refund touches its order's person."""
+    touched = {result.oneid for result, _item in news if result.oneid}
+    refunded = [
+        (str(item["source"]), str(item["order_id"]))
+        for result, item in news
+        if result.kind == "refund"
+    ]
+    if refunded:
+        owners = identity.oneids_of_records(
+            session=session, tenant=tenant, kind="order", refs=refunded
+        )
+        touched.update(owners.values())
+    return touched
