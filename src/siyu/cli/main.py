@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from siyu.cli import admin, bench, demo
+from siyu.cli import clv as clv_cli
 from siyu.cli import ingest as ingest_cli
 from siyu.cli import person as person_cli
 from siyu.cli.common import options
@@ -41,3 +42,4 @@ app.command("serve")(admin.serve)
 app.command("migrate")(admin.migrate)
 app.command("demo")(demo.demo)
 app.add_typer(bench.bench_app, name="bench")
+app.add_typer(clv_cli.clv_app, name="clv")

@@ -13,10 +13,12 @@ from siyu.records.schemas import (
 )
 from siyu.records.service import (
     Incoming,
+    OrderValue,
     Outcome,
     customer_records,
     events,
     find_customer_records,
+    iter_order_values,
     orders,
     refunds_of_orders,
     store_records,
@@ -33,6 +35,7 @@ __all__ = [
     "Incoming",
     "Order",
     "OrderIn",
+    "OrderValue",
     "Outcome",
     "Refund",
     "RefundIn",
@@ -40,6 +43,7 @@ __all__ = [
     "customer_records",
     "events",
     "find_customer_records",
+    "iter_order_values",
     "orders",
     "refunds_of_orders",
     "store_records",

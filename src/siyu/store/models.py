@@ -1,5 +1,6 @@
 """Every domain's tables in one metadata, for Alembic (domains never import each other's)."""
 
+from siyu.clv import models as _clv  # noqa: F401
 from siyu.identity import models as _identity  # noqa: F401
 from siyu.ingest import models as _ingest  # noqa: F401
 from siyu.records import models as _records  # noqa: F401
