@@ -10,10 +10,13 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit, gammaln, hyp2f1
+from scipy.special import expit, gammaln
+
+from siyu.clv.special import hyp2f1_safe
 
 Floats = NDArray[np.float64]
 NAMES = ("r", "alpha", "a", "b")
+_NEAR_ONE = 1e-6
 
 
 def log_likelihood(params: Floats, data: Sequence[Floats]) -> Floats:
@@ -53,19 +56,22 @@ def expected_purchases(
     The Gauss hypergeometric term is taken through Euler's transformation,
     (1 - z)^(r + x) 2F1(r + x, b + x; c; z) = (1 - z)^(a - 1) 2F1(a + b - 1 - r, a - 1; c; z)
     with c = a + b + x - 1, whose first two arguments no longer grow with x: the textbook
-    form overflows for heavy buyers over long horizons.
+    form overflows for heavy buyers over long horizons. At a = 1 the closed form is 0/0;
+    there it is the mean of a = 1 ± 1e-6 (the first-order errors cancel).
     """
+    a = params[2]
+    if abs(a - 1) >= _NEAR_ONE:
+        return _expected(params, horizon, x, t_x, age)
+    below, above = params.copy(), params.copy()
+    below[2], above[2] = 1 - _NEAR_ONE, 1 + _NEAR_ONE
+    pair = _expected(below, horizon, x, t_x, age), _expected(above, horizon, x, t_x, age)
+    return np.asarray((pair[0] + pair[1]) / 2, np.float64)
+
+
+def _expected(params: Floats, horizon: float, x: Floats, t_x: Floats, age: Floats) -> Floats:
     r, alpha, a, b = params
     c = a + b + x - 1
     z = horizon / (alpha + age + horizon)
-    transformed = (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, c, z)
+    transformed = (1 - z) ** (a - 1) * hyp2f1_safe(a + b - 1 - r, a - 1, c, z)
     numerator = c / (a - 1) * (1 - transformed)
     return np.asarray(numerator * p_alive(params, x, t_x, age), np.float64)
-
-
-def population_expected(params: Floats, t: Floats) -> Floats:
-    """E[X(t)] for a customer just acquired (FHL 2005, eq. 9)."""
-    r, alpha, a, b = params
-    z = t / (alpha + t)
-    bracket = 1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, z)
-    return np.asarray((a + b - 1) / (a - 1) * bracket, np.float64)

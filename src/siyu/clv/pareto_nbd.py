@@ -11,7 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit, gammaln, hyp2f1
+from scipy.special import expit, gammaln
+
+from siyu.clv.special import hyp2f1_one
 
 Floats = NDArray[np.float64]
 NAMES = ("r", "alpha", "s", "beta")
@@ -23,9 +25,9 @@ def _log_a0(params: Floats, x: Floats, t_x: Floats, age: Floats) -> Floats:
     A0 = F(t_x) - F(T), F(t) = 2F1(r+s+x, k; r+s+x+1; z(t)) / (m + t)^(r+s+x), with
     m = max(α, β), z(t) = |α - β| / (m + t) ∈ [0, 1), k = s + 1 if α ≥ β else r + x.
     Near z = 1 with many purchases that 2F1 overflows; Euler's transformation gives
-    2F1(n, k; n + 1; z) = (1 - z)^(1 - k) 2F1(1, n + 1 - k; n + 1; z), whose series is tame,
-    and the difference F(t_x) - F(T) is taken in logs (log1mexp), so it never cancels to a
-    negative number.
+    2F1(n, k; n + 1; z) = (1 - z)^(1 - k) 2F1(1, n + 1 - k; n + 1; z), which stays finite in
+    logs and has a convergent continued fraction (`special.hyp2f1_one`); the difference
+    F(t_x) - F(T) is taken in logs (log1mexp), so it never cancels to a negative number.
     """
     r, alpha, s, beta = params
     n = r + s + x
@@ -36,7 +38,7 @@ def _log_a0(params: Floats, x: Floats, t_x: Floats, age: Floats) -> Floats:
     def log_f(t: Floats) -> Floats:
         z = gap / (high + t)
         return np.asarray(
-            (1 - k) * np.log1p(-z) + np.log(hyp2f1(1, n + 1 - k, n + 1, z)) - n * np.log(high + t),
+            (1 - k) * np.log1p(-z) + np.log(hyp2f1_one(n + 1 - k, n + 1, z)) - n * np.log(high + t),
             np.float64,
         )
 
