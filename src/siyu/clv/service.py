@@ -80,11 +80,12 @@ def fit_model(
     until: date | None = None,
     unit: Unit = "week",
 ) -> FitResult:
-    """Fit `model` to the tenant's purchases up to `until` (default today) and store the fit."""
+    """Fit `model` to purchases up to `until` (default today), store it; commits after reading."""
     until = until or datetime.now(tenant.zone).date()
     summary = purchase_summary(session=session, tenant=tenant, until=until, unit=unit)
     if len(summary) == 0:
         raise ClvError(f"no purchases on or before {until.isoformat()}")
+    session.commit()  # end the read: SQLite's write lock is not held through the search
     found = estimate(model, summary)
     row = ClvFit(
         tenant_id=tenant.id,
@@ -137,11 +138,9 @@ def predict(
     as_of: date | None = None,
     top: int = 10,
 ) -> PredictionReport:
-    """Predict each person's purchases, P(alive) and CLV over `horizon` months; store them.
-
-    Uses the latest stored fits (fitting now, up to `as_of`, when there is none); the
-    persons' own histories are read up to `as_of` (default: the purchase model's `until`).
-    """
+    """Predict each person's purchases, P(alive) and CLV over `horizon` months; store them."""
+    # The latest stored fits are used (fitted now, up to `as_of`, when there is none); the
+    # persons' own histories are read up to `as_of` (default: the purchase model's `until`).
     if horizon < 1:
         raise ClvError("the horizon is at least 1 month")
     fit = latest_fit(session=session, tenant=tenant, model=model) or fit_model(
@@ -152,6 +151,7 @@ def predict(
     )
     as_of = as_of or fit.until
     summary = purchase_summary(session=session, tenant=tenant, until=as_of, unit=_unit(fit))
+    session.commit()  # stored fits are kept; no lock held while computing
     spend_params = np.array([spend_fit.params[n] for n in gamma_gamma.NAMES])
     if spend_params[1] <= 1:
         # With q ≤ 1 the population's mean spend is infinite: nothing sensible to predict.
