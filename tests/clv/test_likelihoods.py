@@ -65,18 +65,6 @@ def bgnbd_individual(x: int, t_x: float, age: float) -> Callable[[float, float],
     return likelihood
 
 
-@pytest.mark.parametrize("params", [(0.8, 3.0, 0.9, 2.5), (2.0, 10.0, 1.5, 4.0)])
-@pytest.mark.parametrize(("x", "t_x", "age"), CASES)
-def test_bgnbd_log_likelihood_matches_integration(
-    params: tuple[float, ...], x: int, t_x: float, age: float
-) -> None:
-    r, alpha, a, b = params
-    lam, p = gamma_mix(r, alpha), beta_mix(a, b)
-    expected = np.log(mixture(bgnbd_individual(x, t_x, age), lam, p))
-    got = bgnbd.log_likelihood(np.array(params), arrays(x, t_x, age))[0]
-    assert got == pytest.approx(expected, abs=1e-7)
-
-
 def test_bgnbd_without_repeat_purchases_is_the_gamma_survival_term() -> None:
     """By hand: x = 0 leaves only 'no purchase in (0, T]' = (α / (α + T))^r."""
     r, alpha, a, b, age = 0.5, 2.0, 0.7, 3.0, 6.0
@@ -126,15 +114,25 @@ def pareto_individual(x: int, t_x: float, age: float) -> Callable[[float, float]
 PARETO_PARAMS = [(0.55, 10.6, 0.6, 11.7), (1.5, 12.0, 0.8, 4.0), (0.7, 5.0, 1.3, 5.0)]
 
 
-@pytest.mark.parametrize("params", PARETO_PARAMS)
+def both_models() -> list[tuple[str, tuple[float, ...]]]:
+    bg = [(0.8, 3.0, 0.9, 2.5), (2.0, 10.0, 1.5, 4.0)]
+    return [("bgnbd", p) for p in bg] + [("pareto-nbd", p) for p in PARETO_PARAMS]
+
+
+@pytest.mark.parametrize(("model", "params"), both_models())
 @pytest.mark.parametrize(("x", "t_x", "age"), CASES)
-def test_pareto_nbd_log_likelihood_matches_integration(
-    params: tuple[float, ...], x: int, t_x: float, age: float
+def test_log_likelihood_matches_integration(
+    model: str, params: tuple[float, ...], x: int, t_x: float, age: float
 ) -> None:
-    r, alpha, s, beta = params
-    lam, mu = gamma_mix(r, alpha), gamma_mix(s, beta)
-    expected = np.log(mixture(pareto_individual(x, t_x, age), lam, mu))
-    got = pareto_nbd.log_likelihood(np.array(params), arrays(x, t_x, age))[0]
+    r, alpha, third, fourth = params
+    if model == "bgnbd":
+        individual, second = bgnbd_individual(x, t_x, age), beta_mix(third, fourth)
+        closed = bgnbd.log_likelihood
+    else:
+        individual, second = pareto_individual(x, t_x, age), gamma_mix(third, fourth)
+        closed = pareto_nbd.log_likelihood
+    expected = np.log(mixture(individual, gamma_mix(r, alpha), second))
+    got = closed(np.array(params), arrays(x, t_x, age))[0]
     assert got == pytest.approx(expected, abs=1e-7)
 
 
