@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from siyu import clv
 from siyu.cli.common import console, fail, options, print_json, runtime
@@ -116,7 +116,8 @@ def predict(
         f"{discount_rate:.2%}/month: expected purchases {report.expected_purchases:.1f}, "
         f"mean P(alive) {report.mean_p_alive:.3f}, total CLV {report.total_clv}"
     )
-    table = Table("OneID", "expected purchases", "P(alive)", "spend/purchase", "CLV", title="top")
+    table = Table("expected purchases", "P(alive)", "spend/purchase", "CLV", title="top")
+    table.columns.insert(0, Column("OneID", no_wrap=True, min_width=26))
     for p in report.top:
         table.add_row(
             p.oneid,

@@ -239,7 +239,16 @@ def _write(
         )
 
 
-CSV_HEADER = ("oneid", "model", "horizon", "expected_purchases", "p_alive", "expected_spend", "clv")
+CSV_HEADER = (
+    "oneid",
+    "model",
+    "horizon",
+    "expected_purchases",
+    "p_alive",
+    "expected_spend",
+    "clv",
+    "fitted_at",
+)
 
 
 def export_predictions(
@@ -253,6 +262,7 @@ def export_predictions(
             ClvPrediction.p_alive,
             ClvPrediction.expected_spend,
             ClvPrediction.clv,
+            ClvPrediction.fitted_at,
         )
         .where(
             ClvPrediction.tenant_id == tenant.id,
@@ -266,7 +276,8 @@ def export_predictions(
     with out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(CSV_HEADER)
-        for oneid, purchases, alive, spend, clv in session.execute(query):
-            writer.writerow([oneid, model, horizon, f"{purchases:.6f}", f"{alive:.6f}", spend, clv])
+        for oneid, purchases, alive, spend, clv, fitted in session.execute(query):
+            values = [f"{purchases:.6f}", f"{alive:.6f}", spend, clv, fitted.isoformat()]
+            writer.writerow([oneid, model, horizon, *values])
             count += 1
     return count
