@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from siyu.cli import admin, bench, demo
+from siyu.cli import clv as clv_cli
 from siyu.cli import compute as compute_cli
 from siyu.cli import experiment as experiment_cli
 from siyu.cli import ingest as ingest_cli
@@ -52,3 +53,4 @@ app.command("import-retail")(report_cli.import_retail_command)
 app.add_typer(journeys_cli.journey_app, name="journey")
 app.add_typer(journeys_cli.channel_app, name="channel")
 app.command("worker")(journeys_cli.worker)
+app.add_typer(clv_cli.clv_app, name="clv")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, extract, or_, select, update
+from sqlalchemy import bindparam, extract, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.records.models import CustomerRecord, Event, Order, Refund
@@ -159,6 +160,65 @@ def refunds_of_orders(
 ) -> list[Refund]:
     """Refunds against the given orders (source, order_id)."""
     return _by_refs(session, tenant, Refund, Refund.order_id, refs)
+
+
+@dataclass(frozen=True)
+class OrderValue:
+    """An order's money at the time it was paid: what the buyer paid and what came back."""
+
+    source: str
+    order_id: str
+    at: datetime  # paid_at, or created_at when the source gives no payment time
+    paid_amount: Decimal
+    refunded: Decimal  # sum of the order's refund records
+
+
+def iter_order_values(
+    *,
+    session: Session,
+    tenant: TenantContext,
+    statuses: Collection[str],
+    before: datetime | None = None,
+    batch_size: int = 5000,
+) -> Iterator[list[OrderValue]]:
+    """Orders in `statuses` paid (or created) before `before`, refunds summed, in batches."""
+    at = func.coalesce(Order.paid_at, Order.created_at)
+    query = select(Order.id, Order.source, Order.order_id, at, Order.paid_amount).where(
+        Order.tenant_id == tenant.id, Order.status.in_(sorted(statuses))
+    )
+    if before is not None:
+        query = query.where(at < before)
+    last = 0
+    while True:  # keyset pages: flat memory, no cursor held open across the caller's work
+        rows = session.execute(query.where(Order.id > last).order_by(Order.id).limit(batch_size))
+        page = rows.all()
+        if not page:
+            return
+        last = page[-1][0]
+        refunded = _refunded(session, tenant, [(r[1], r[2]) for r in page])
+        yield [
+            OrderValue(r[1], r[2], r[3], r[4], refunded.get((r[1], r[2]), Decimal(0))) for r in page
+        ]
+
+
+def _refunded(
+    session: Session, tenant: TenantContext, refs: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Decimal]:
+    """Refunded amount per order (source, order_id), for orders that have refunds."""
+    found: dict[tuple[str, str], Decimal] = {}
+    for source, ids in _group_by_source(refs).items():
+        for start in range(0, len(ids), _CHUNK):
+            rows = session.execute(
+                select(Refund.order_id, func.sum(Refund.amount))
+                .where(
+                    Refund.tenant_id == tenant.id,
+                    Refund.source == source,
+                    Refund.order_id.in_(ids[start : start + _CHUNK]),
+                )
+                .group_by(Refund.order_id)
+            )
+            found.update({(source, order_id): total for order_id, total in rows})
+    return found
 
 
 def find_customer_records(

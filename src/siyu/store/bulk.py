@@ -6,8 +6,9 @@ from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Column, Table, bindparam, insert, update
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from siyu.store.base import Base, table
@@ -42,9 +43,7 @@ def insert_many(
     keys = list(rows[0])
     defaults = _defaults(target, keys)
     columns = [target.c[key] for key in [*keys, *defaults]]
-    processors: list[Callable[[Any], Any] | None] = [
-        column.type.bind_processor(dialect) for column in columns
-    ]
+    processors = [_processor(column, dialect) for column in columns]
     fixed = list(defaults.values())
     pick = itemgetter(*keys)
     active = [(i, _remembering(p)) for i, p in enumerate(processors) if p is not None]
@@ -112,7 +111,7 @@ def update_many(
         session.execute(statement, [{**row, "_key": row[key]} for row in rows])
         return
     columns = [target.c[name] for name in [*names, key]]
-    processors = [column.type.bind_processor(dialect) for column in columns]
+    processors = [_processor(column, dialect) for column in columns]
     active = [(i, _remembering(p)) for i, p in enumerate(processors) if p is not None]
     pick = itemgetter(*names, key)
     converted: list[tuple[Any, ...]] = []
@@ -125,3 +124,11 @@ def update_many(
     assignments = ", ".join(f"{quote(name)} = ?" for name in names)
     sql = f"UPDATE {quote(target.name)} SET {assignments} WHERE {quote(key)} = ?"
     session.connection().exec_driver_sql(sql, converted)
+
+
+def _processor(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The bind processor SQLAlchemy itself applies: the dialect's own implementation of
+    the column type (SQLite's DATETIME writes its fixed storage format; the generic type
+    would leave the value to the driver, which formats times differently)."""
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
+

@@ -1,6 +1,7 @@
 """Every domain's tables in one metadata, for Alembic (domains never import each other's)."""
 
 from siyu.channels import models as _channels  # noqa: F401
+from siyu.clv import models as _clv  # noqa: F401
 from siyu.experiments import models as _experiments  # noqa: F401
 from siyu.identity import models as _identity  # noqa: F401
 from siyu.ingest import models as _ingest  # noqa: F401
