@@ -12,6 +12,7 @@ from siyu.identity.identifiers import (
 from siyu.identity.schemas import (
     BlockedView,
     DetachResult,
+    MergeView,
     PersonExplanation,
     RecordIdentity,
     RecordRef,
@@ -25,10 +26,12 @@ from siyu.identity.service import (
     find_persons,
     iter_identity_map,
     list_blocked,
+    merges_since,
     oneids_of_records,
     person_identifiers,
     person_records,
     resolve_records,
+    retired_oneids,
 )
 
 __all__ = [
@@ -38,6 +41,7 @@ __all__ = [
     "DetachResult",
     "IdentifierError",
     "IdentityError",
+    "MergeView",
     "NormalizedIdentifiers",
     "PersonExplanation",
     "RecordIdentity",
@@ -49,6 +53,7 @@ __all__ = [
     "find_persons",
     "iter_identity_map",
     "list_blocked",
+    "merges_since",
     "normalize_identifiers",
     "normalize_phone",
     "oneids_of_records",
@@ -56,4 +61,5 @@ __all__ = [
     "person_records",
     "phone_sha256",
     "resolve_records",
+    "retired_oneids",
 ]

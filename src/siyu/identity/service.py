@@ -26,6 +26,7 @@ from siyu.identity.schemas import (
     ChangeView,
     DetachResult,
     IdentifierView,
+    MergeView,
     PersonExplanation,
     RecordIdentity,
     RecordRef,
@@ -377,6 +378,43 @@ def current_oneid(*, session: Session, tenant: TenantContext, oneid: str) -> str
     return str(row.merged_into or row.oneid)
 
 
+def retired_oneids(*, session: Session, tenant: TenantContext, oneid: str) -> list[str]:
+    """The retired OneIDs that now resolve to the live OneID `oneid` (merged into it)."""
+    return list(
+        session.scalars(
+            select(Person.oneid)
+            .where(Person.tenant_id == tenant.id, Person.merged_into == oneid)
+            .order_by(Person.oneid)
+        )
+    )
+
+
+def merges_since(
+    *, session: Session, tenant: TenantContext, after: int, limit: int = 1000
+) -> list[MergeView]:
+    """Merges recorded after change id `after`, oldest first (a feed for other domains)."""
+    rows = session.execute(
+        select(
+            IdentityChange.id,
+            IdentityChange.kept_oneid,
+            IdentityChange.retired_oneid,
+            IdentityChange.at,
+        )
+        .where(
+            IdentityChange.tenant_id == tenant.id,
+            IdentityChange.id > after,
+            IdentityChange.action == "merge",
+        )
+        .order_by(IdentityChange.id)
+        .limit(limit)
+    )
+    return [
+        MergeView(id=r.id, kept_oneid=r.kept_oneid, retired_oneid=r.retired_oneid, at=r.at)
+        for r in rows
+        if r.retired_oneid is not None
+    ]
+
+
 def person_records(*, session: Session, tenant: TenantContext, oneid: str) -> list[RecordRef]:
     """The records (customer, order, event) that resolve to a live OneID, oldest first."""
     rows = session.execute(
@@ -505,13 +543,7 @@ def explain_person(*, session: Session, tenant: TenantContext, oneid: str) -> Pe
     live = current_oneid(session=session, tenant=tenant, oneid=oneid)
     if live is None:
         raise IdentityError(f"no person with OneID {oneid}")
-    retired = list(
-        session.scalars(
-            select(Person.oneid)
-            .where(Person.tenant_id == tenant.id, Person.merged_into == live)
-            .order_by(Person.oneid)
-        )
-    )
+    retired = retired_oneids(session=session, tenant=tenant, oneid=live)
     records = person_records(session=session, tenant=tenant, oneid=live)
     label = {r.seq: f"{r.kind}:{r.source}/{r.record_id}" for r in records}
     names = [live, *retired]

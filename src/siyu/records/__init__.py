@@ -1,5 +1,6 @@
 """Canonical records (customer, order, refund, event): the contract and their storage."""
 
+from siyu.records.feed import Changed, changed_orders, changed_refunds
 from siyu.records.models import CustomerRecord, Event, Order, Refund
 from siyu.records.schemas import (
     RECORD_MODELS,
@@ -25,6 +26,7 @@ from siyu.records.service import (
 __all__ = [
     "RECORD_MODELS",
     "CanonicalRecord",
+    "Changed",
     "CustomerIn",
     "CustomerRecord",
     "CustomerRef",
@@ -36,6 +38,8 @@ __all__ = [
     "Outcome",
     "Refund",
     "RefundIn",
+    "changed_orders",
+    "changed_refunds",
     "content_hash",
     "customer_records",
     "events",
