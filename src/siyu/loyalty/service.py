@@ -4,6 +4,7 @@ until it commits, which is what makes redemptions atomic."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -173,7 +174,8 @@ def adjust_points(
         raise LoyaltyError("an adjustment of 0 points changes nothing")
     now = now or utcnow()
     account = _account(session, tenant, program, oneid, now)
-    key = key or f"adjust:{actor}:{now.isoformat()}:{account.id}"
+    # Without a key from the caller, each call is its own adjustment.
+    key = key or f"adjust:{uuid.uuid4().hex}"
     if points > 0:
         return ledger.earn(
             session, account, points=points, key=key, cause="adjust", at=now, now=now,
