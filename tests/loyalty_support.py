@@ -39,12 +39,13 @@ def paid(
     when: datetime = T0,
     source: str = "pos",
     status: str = "paid",
+    total: str | None = None,
     **fields: Any,
 ) -> OrderIn:
-    """A canonical paid order of `amount` yuan."""
+    """A canonical order paying `amount` yuan (of a list price `total`, default the same)."""
     data = order(
-        source, order_id, customer_id=customer_id, total=amount, status=status,
-        created_at=when.isoformat(), paid_at=when.isoformat(), **fields,
+        source, order_id, customer_id=customer_id, total=total or amount, paid=amount,
+        status=status, created_at=when.isoformat(), paid_at=when.isoformat(), **fields,
     )  # fmt: skip
     return OrderIn.model_validate(data)
 

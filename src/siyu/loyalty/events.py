@@ -54,8 +54,14 @@ def emit(
         payload={"program": account.program.code, **payload},
         at=at,
     )
-    result = session.execute(statement.on_conflict_do_nothing(index_elements=["tenant_id", "key"]))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    # RETURNING tells whether a row went in (rowcount is not reliable for this on every
+    # driver: psycopg reports -1).
+    stored = session.execute(
+        statement.on_conflict_do_nothing(index_elements=["tenant_id", "key"]).returning(
+            _EVENT.c.id
+        )
+    ).first()
+    return stored is not None
 
 
 def events_since(
