@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import siyu
+from siyu.api import loyalty as loyalty_api
 from siyu.api.routes import router
 from siyu.runtime import Runtime
 
@@ -18,6 +19,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.include_router(router)
+    loyalty_api.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -8,6 +8,7 @@ import typer
 
 from siyu.cli import admin, bench, demo
 from siyu.cli import ingest as ingest_cli
+from siyu.cli import loyalty as loyalty_cli
 from siyu.cli import person as person_cli
 from siyu.cli.common import options
 
@@ -41,3 +42,4 @@ app.command("serve")(admin.serve)
 app.command("migrate")(admin.migrate)
 app.command("demo")(demo.demo)
 app.add_typer(bench.bench_app, name="bench")
+app.add_typer(loyalty_cli.loyalty_app, name="loyalty")

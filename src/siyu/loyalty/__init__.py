@@ -18,7 +18,13 @@ from siyu.loyalty.errors import (
 from siyu.loyalty.events import EVENT_TYPES, events_since
 from siyu.loyalty.feed import process_feed
 from siyu.loyalty.orders import apply_event, apply_order, apply_refund
-from siyu.loyalty.programs import create_program, list_programs, load_program, update_program
+from siyu.loyalty.programs import (
+    create_program,
+    list_programs,
+    load_program,
+    program_views,
+    update_program,
+)
 from siyu.loyalty.schemas import (
     Benefit,
     CouponRules,
@@ -120,6 +126,7 @@ __all__ = [
     "member_reward_orders",
     "person_coupons",
     "process_feed",
+    "program_views",
     "redeem_coupon",
     "redeem_points",
     "redeem_reward",

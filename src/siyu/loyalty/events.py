@@ -57,9 +57,7 @@ def emit(
     # RETURNING tells whether a row went in (rowcount is not reliable for this on every
     # driver: psycopg reports -1).
     stored = session.execute(
-        statement.on_conflict_do_nothing(index_elements=["tenant_id", "key"]).returning(
-            _EVENT.c.id
-        )
+        statement.on_conflict_do_nothing(index_elements=["tenant_id", "key"]).returning(_EVENT.c.id)
     ).first()
     return stored is not None
 

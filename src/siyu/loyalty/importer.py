@@ -75,7 +75,7 @@ def _row(
     session: Session, program: ProgramRef, line: int, raw: Mapping[str, str], now: datetime
 ) -> ImportRow:
     def reject(field: str, reason: str) -> ImportRow:
-        return ImportRow(line=line, status="rejected", field=field, reason=reason)
+        return ImportRow(line=line, status="rejected", field=field, reason=reason, data=dict(raw))
 
     try:
         row = MemberRow.model_validate(dict(raw))

@@ -88,6 +88,11 @@ def list_programs(*, session: Session, tenant: TenantContext) -> list[ProgramRef
     return [_ref(row, tenant) for row in rows]
 
 
+def program_views(*, session: Session, tenant: TenantContext) -> list[ProgramView]:
+    """The tenant's programs with their settings."""
+    return [program_view(p) for p in list_programs(session=session, tenant=tenant)]
+
+
 def programs_for_source(
     *, session: Session, tenant: TenantContext, source: str
 ) -> list[ProgramRef]:

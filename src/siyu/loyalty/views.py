@@ -98,6 +98,7 @@ class ImportRow(BaseModel):
     oneid: str | None = None
     field: str | None = None
     reason: str | None = None
+    data: dict[str, str] | None = None  # a rejected row as read, to fix and import again
 
 
 class ImportReport(BaseModel):
