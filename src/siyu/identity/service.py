@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.identity import state
@@ -33,6 +33,7 @@ from siyu.identity.schemas import (
     ResolveReport,
 )
 from siyu.store.base import table, utcnow
+from siyu.store.fast import Fast
 from siyu.tenants.schemas import TenantContext
 
 REPLAY_LIMIT = 50_000  # links; beyond this an online replay is a batch job (identity rebuild)
@@ -376,6 +377,29 @@ def current_oneid(*, session: Session, tenant: TenantContext, oneid: str) -> str
     if row is None:
         return None
     return str(row.merged_into or row.oneid)
+
+
+# Built once: hot paths (loyalty locks a member per operation) skip statement building.
+_FAMILY = Fast(
+    select(Person.oneid, Person.merged_into).where(
+        Person.tenant_id == bindparam("tenant"),
+        or_(Person.oneid == bindparam("oneid"), Person.merged_into == bindparam("oneid")),
+    )
+)
+
+
+def oneid_family(
+    *, session: Session, tenant: TenantContext, oneid: str
+) -> tuple[str, list[str]] | None:
+    """The live OneID for `oneid` and the retired OneIDs resolving to it (None: unknown)."""
+    rows = _FAMILY.rows(session, {"tenant": tenant.id, "oneid": oneid})
+    own = next((r for r in rows if r.oneid == oneid), None)
+    if own is None:
+        return None
+    if own.merged_into is not None:  # retired: ask again about its successor
+        rows = _FAMILY.rows(session, {"tenant": tenant.id, "oneid": own.merged_into})
+        oneid = own.merged_into
+    return oneid, sorted(r.oneid for r in rows if r.merged_into == oneid)
 
 
 def retired_oneids(*, session: Session, tenant: TenantContext, oneid: str) -> list[str]:

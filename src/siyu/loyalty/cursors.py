@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from siyu.loyalty.models import Cursor
+from siyu.loyalty.sql import insert_once
 from siyu.store.base import table
 
 _CURSOR = table(Cursor)
@@ -19,12 +19,8 @@ _CURSOR = table(Cursor)
 
 def take(session: Session, tenant_id: int, name: str) -> dict[str, Any]:
     """The cursor's value (empty when new), locked until the transaction ends."""
-    build = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(
-        build(_CURSOR)
-        .values(tenant_id=tenant_id, name=name, value={})
-        .on_conflict_do_nothing(index_elements=["tenant_id", "name"])
-    )
+    insert_once(session, _CURSOR, {"tenant_id": tenant_id, "name": name, "value": {}},
+                ["tenant_id", "name"])  # fmt: skip
     value = session.scalar(
         select(_CURSOR.c.value)
         .where(_CURSOR.c.tenant_id == tenant_id, _CURSOR.c.name == name)

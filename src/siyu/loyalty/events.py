@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from siyu.loyalty.ledger import Account
 from siyu.loyalty.models import LoyaltyEvent, Program
+from siyu.loyalty.sql import insert_once
 from siyu.loyalty.views import EventView
 from siyu.store.base import table
 from siyu.tenants import TenantContext
@@ -42,24 +42,17 @@ def emit(
     payload: dict[str, Any],
 ) -> bool:
     """Store an event for journeys once per key; False when it was already stored."""
-    dialect = session.get_bind().dialect.name
-    build = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = build(_EVENT).values(
-        tenant_id=account.tenant_id,
-        program_id=account.program.id,
-        member_id=account.id,
-        oneid=account.oneid,
-        type=type_,
-        key=key,
-        payload={"program": account.program.code, **payload},
-        at=at,
-    )
-    # RETURNING tells whether a row went in (rowcount is not reliable for this on every
-    # driver: psycopg reports -1).
-    stored = session.execute(
-        statement.on_conflict_do_nothing(index_elements=["tenant_id", "key"]).returning(_EVENT.c.id)
-    ).first()
-    return stored is not None
+    values = {
+        "tenant_id": account.tenant_id,
+        "program_id": account.program.id,
+        "member_id": account.id,
+        "oneid": account.oneid,
+        "type": type_,
+        "key": key,
+        "payload": {"program": account.program.code, **payload},
+        "at": at,
+    }
+    return insert_once(session, _EVENT, values, ["tenant_id", "key"])
 
 
 def events_since(

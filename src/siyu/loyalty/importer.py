@@ -110,14 +110,11 @@ def _row(
                 pending=False, reason="member migration",
                 expires_at=row.points_expire_at if row.points_expire_at else "policy",
             )  # fmt: skip
-            tiers.add_growth(
-                session,
-                account,
-                points=row.growth,
-                key=key,
-                cause="import",
-                at=row.growth_at or now,
-            )
+            if not done.replayed:
+                tiers.add_growth(
+                    session, account, points=row.growth, key=key, cause="import",
+                    at=row.growth_at or now,
+                )  # fmt: skip
             if row.tier is not None and not done.replayed:
                 tiers.set_tier(
                     session, account, tier=row.tier, reason="member migration", actor="import",

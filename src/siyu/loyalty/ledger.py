@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, Result, Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Result, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.loyalty.errors import InsufficientPointsError, LoyaltyError
@@ -22,16 +22,77 @@ from siyu.loyalty.models import Allocation, Entry, Lot
 from siyu.loyalty.programs import ProgramRef
 from siyu.loyalty.views import Balance, OpResult
 from siyu.store.base import table
+from siyu.store.fast import Fast
 
 LIVE = ("pending", "active")  # lots that still hold points
 _ENTRY = table(Entry)
 _LOT = table(Lot)
 _ALLOCATION = table(Allocation)
-_TAKE = (
+# Statements built once and run through `Fast`: each operation runs several, and
+# SQLAlchemy's per-execution set-up would otherwise cost more than the work itself.
+_TAKE = Fast(
     update(_LOT)
     .where(_LOT.c.id == bindparam("b_lot"))
     .values(remaining=_LOT.c.remaining - bindparam("b_take"))
 )
+_FIND = Fast(
+    select(_ENTRY.c.id, _ENTRY.c.points, _ENTRY.c.member_id, _ENTRY.c.kind, _ENTRY.c.detail).where(
+        _ENTRY.c.tenant_id == bindparam("tenant"),
+        _ENTRY.c.program_id == bindparam("program"),
+        _ENTRY.c.key == bindparam("key"),
+    )
+)
+_AVAILABLE = Fast(
+    select(_LOT.c.id, _LOT.c.remaining)
+    .where(
+        _LOT.c.member_id == bindparam("member"),
+        or_(_LOT.c.status == "pending", _LOT.c.status == "active"),
+        _LOT.c.remaining > 0,
+        _LOT.c.activates_at <= bindparam("now"),
+        or_(_LOT.c.expires_at.is_(None), _LOT.c.expires_at > bindparam("now")),
+    )
+    .order_by(_LOT.c.expires_at.is_(None), _LOT.c.expires_at, _LOT.c.id)
+)
+_DEBT = Fast(
+    select(func.coalesce(func.sum(_ENTRY.c.debt), 0)).where(
+        _ENTRY.c.member_id == bindparam("member"), _ENTRY.c.debt != 0
+    )
+)
+_INSERT_ENTRY = Fast(
+    insert(_ENTRY).returning(_ENTRY.c.id),
+    keys=[
+        "tenant_id",
+        "program_id",
+        "member_id",
+        "key",
+        "kind",
+        "cause",
+        "ref",
+        "points",
+        "debt",
+        "reason",
+        "actor",
+        "detail",
+        "at",
+    ],
+)
+_INSERT_LOT = Fast(
+    insert(_LOT),
+    keys=[
+        "tenant_id",
+        "program_id",
+        "member_id",
+        "entry_id",
+        "amount",
+        "remaining",
+        "status",
+        "ref",
+        "earned_at",
+        "activates_at",
+        "expires_at",
+    ],
+)
+_INSERT_ALLOCATION = Fast(insert(_ALLOCATION), keys=["tenant_id", "entry_id", "lot_id", "points"])
 
 
 @dataclass
@@ -42,6 +103,8 @@ class Account:
     id: int
     oneid: str
     tier: str
+    tier_expires_at: datetime | None = None
+    grace_until: datetime | None = None
 
     @property
     def tenant_id(self) -> int:
@@ -79,20 +142,12 @@ def inserted_id(result: Result[Any]) -> int:
     return int(key[0])
 
 
-def find_entry(session: Session, program: ProgramRef, key: str) -> Row[Any] | None:
+def find_entry(session: Session, program: ProgramRef, key: str) -> Any:
     """The entry an idempotency key already produced, if any."""
-    return session.execute(
-        select(
-            _ENTRY.c.id, _ENTRY.c.points, _ENTRY.c.member_id, _ENTRY.c.kind, _ENTRY.c.detail
-        ).where(
-            _ENTRY.c.tenant_id == program.tenant.id,
-            _ENTRY.c.program_id == program.id,
-            _ENTRY.c.key == key,
-        )
-    ).one_or_none()
+    return _FIND.one(session, {"tenant": program.tenant.id, "program": program.id, "key": key})
 
 
-def replayed(row: Row[Any], key: str) -> OpResult:
+def replayed(row: Any, key: str) -> OpResult:
     return OpResult(
         key=key, points=row.points, replayed=True, entry_id=row.id, detail=row.detail or {}
     )
@@ -114,24 +169,26 @@ def write_entry(
     detail: dict[str, Any] | None = None,
 ) -> int:
     """Append one journal line; returns its id."""
-    result = session.execute(
-        insert(_ENTRY).values(
-            tenant_id=account.tenant_id,
-            program_id=account.program.id,
-            member_id=account.id,
-            key=key,
-            kind=kind,
-            cause=cause,
-            ref=ref,
-            points=points,
-            debt=debt,
-            reason=reason,
-            actor=actor,
-            detail=detail,
-            at=at,
+    return int(
+        _INSERT_ENTRY.scalar(
+            session,
+            {
+                "tenant_id": account.tenant_id,
+                "program_id": account.program.id,
+                "member_id": account.id,
+                "key": key,
+                "kind": kind,
+                "cause": cause,
+                "ref": ref,
+                "points": points,
+                "debt": debt,
+                "reason": reason,
+                "actor": actor,
+                "detail": detail,
+                "at": at,
+            },
         )
     )
-    return inserted_id(result)
 
 
 def add_lot(
@@ -147,20 +204,21 @@ def add_lot(
     ref: str | None = None,
 ) -> None:
     """A new lot holding `points`; pending until `activates_at`."""
-    session.execute(
-        insert(_LOT).values(
-            tenant_id=account.tenant_id,
-            program_id=account.program.id,
-            member_id=account.id,
-            entry_id=entry_id,
-            amount=points,
-            remaining=points,
-            status="pending" if activates_at > now else "active",
-            ref=ref,
-            earned_at=earned_at,
-            activates_at=activates_at,
-            expires_at=expires_at,
-        )
+    _INSERT_LOT.run(
+        session,
+        {
+            "tenant_id": account.tenant_id,
+            "program_id": account.program.id,
+            "member_id": account.id,
+            "entry_id": entry_id,
+            "amount": points,
+            "remaining": points,
+            "status": "pending" if activates_at > now else "active",
+            "ref": ref,
+            "earned_at": earned_at,
+            "activates_at": activates_at,
+            "expires_at": expires_at,
+        },
     )
 
 
@@ -168,14 +226,14 @@ def apply_plan(session: Session, account: Account, entry_id: int, plan: Plan) ->
     """Write a plan's allocations and take the points off its lots."""
     if not plan.takes:
         return
-    session.execute(
-        insert(_ALLOCATION),
+    _INSERT_ALLOCATION.many(
+        session,
         [
             {"tenant_id": account.tenant_id, "entry_id": entry_id, "lot_id": lot, "points": pts}
             for lot, pts in plan.takes
         ],
     )
-    session.execute(_TAKE, [{"b_lot": lot, "b_take": pts} for lot, pts in plan.takes])
+    _TAKE.many(session, [{"b_lot": lot, "b_take": pts} for lot, pts in plan.takes])
 
 
 def earn(
@@ -193,11 +251,13 @@ def earn(
     reason: str | None = None,
     actor: str = "system",
     detail: dict[str, Any] | None = None,
+    checked: bool = False,
 ) -> OpResult:
     """Record an earn and its lot (none for 0 points); a replayed key earns nothing more.
 
-    The lot expires by the program's policy unless `expires_at` is given (migrations)."""
-    found = find_entry(session, account.program, key)
+    The lot expires by the program's policy unless `expires_at` is given (migrations);
+    `checked` says the caller already looked the key up under the lock."""
+    found = None if checked else find_entry(session, account.program, key)
     if found is not None:
         return replayed(found, key)
     if points < 0:
@@ -215,7 +275,9 @@ def earn(
             session, account, entry_id=entry_id, points=points, earned_at=at,
             activates_at=activates, expires_at=expires_at, now=now, ref=ref,
         )  # fmt: skip
-        if activates <= now:
+        # Debts only arise under the negative balance policy; spends and the scheduler
+        # settle any left from an earlier policy.
+        if activates <= now and settings.refund_policy == "negative_balance":
             repay(session, account, now=now)
     return OpResult(key=key, points=points, entry_id=entry_id, detail=detail or {})
 
@@ -224,36 +286,25 @@ def available_lots(
     session: Session, account: Account, now: datetime, *, exclude: Sequence[int] = ()
 ) -> list[list[int]]:
     """[lot id, remaining] of spendable lots, earliest expiry first (never-expiring last)."""
-    query = select(_LOT.c.id, _LOT.c.remaining).where(
-        _LOT.c.member_id == account.id,
-        _LOT.c.status.in_(LIVE),
-        _LOT.c.remaining > 0,
-        _LOT.c.activates_at <= now,
-        or_(_LOT.c.expires_at.is_(None), _LOT.c.expires_at > now),
-    )
-    if exclude:
-        query = query.where(_LOT.c.id.not_in(exclude))
-    rows = session.execute(
-        query.order_by(_LOT.c.expires_at.is_(None), _LOT.c.expires_at, _LOT.c.id)
-    )
-    return [[row.id, row.remaining] for row in rows]
+    rows = _AVAILABLE.rows(session, {"member": account.id, "now": now})
+    return [[lot_id, remaining] for lot_id, remaining in rows if lot_id not in exclude]
 
 
 def debt_of(session: Session, member_id: int) -> int:
     """Points the member owes (negative balance policy), summed from the journal."""
-    owed = session.scalar(
-        select(func.coalesce(func.sum(_ENTRY.c.debt), 0)).where(
-            _ENTRY.c.member_id == member_id, _ENTRY.c.debt != 0
-        )
-    )
-    return int(owed or 0)
+    return int(_DEBT.scalar(session, {"member": member_id}) or 0)
 
 
 def repay(
-    session: Session, account: Account, *, now: datetime, lots: list[list[int]] | None = None
+    session: Session,
+    account: Account,
+    *,
+    now: datetime,
+    lots: list[list[int]] | None = None,
+    owed: int | None = None,
 ) -> int:
     """Settle debt from spendable lots (earliest expiry first); returns points repaid."""
-    owed = debt_of(session, account.id)
+    owed = debt_of(session, account.id) if owed is None else owed
     if owed <= 0:
         return 0
     lots = available_lots(session, account, now) if lots is None else lots
@@ -290,8 +341,10 @@ def spend(
     if points <= 0:
         raise LoyaltyError("points to spend must be positive")
     lots = available_lots(session, account, now)
-    repay(session, account, now=now, lots=lots)
-    spendable = sum(remaining for _id, remaining in lots) - debt_of(session, account.id)
+    owed = debt_of(session, account.id)
+    if owed > 0:
+        owed -= repay(session, account, now=now, lots=lots, owed=owed)
+    spendable = sum(remaining for _id, remaining in lots) - owed
     if spendable < points:
         raise InsufficientPointsError(
             f"member {account.oneid} has {max(spendable, 0)} spendable points, {points} asked"

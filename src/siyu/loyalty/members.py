@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,16 +18,30 @@ from siyu.loyalty.merge import transfer
 from siyu.loyalty.models import Coupon, Member, RewardOrder
 from siyu.loyalty.programs import ProgramRef
 from siyu.store.base import table
+from siyu.store.fast import Fast
 
 _MEMBER = table(Member)
 
 
-def live_oneid(session: Session, program: ProgramRef, oneid: str) -> str:
-    """The person's live OneID (a retired one resolves to its successor)."""
-    live = identity.current_oneid(session=session, tenant=program.tenant, oneid=oneid)
-    if live is None:
+def _family(session: Session, program: ProgramRef, oneid: str) -> tuple[str, list[str]]:
+    family = identity.oneid_family(session=session, tenant=program.tenant, oneid=oneid)
+    if family is None:
         raise NotFoundError(f"no person with OneID {oneid}")
-    return live
+    return family
+
+
+_ACTIVE = (
+    select(_MEMBER)
+    .where(
+        _MEMBER.c.tenant_id == bindparam("tenant"),
+        _MEMBER.c.program_id == bindparam("program"),
+        _MEMBER.c.status == "active",
+    )
+    .order_by(_MEMBER.c.id)
+    .with_for_update()  # the account lock (rendered as nothing on SQLite: BEGIN IMMEDIATE)
+)
+_LOCK_ONE = Fast(_ACTIVE.where(_MEMBER.c.oneid == bindparam("oneid")))
+_LOCK_MANY = _ACTIVE.where(_MEMBER.c.oneid.in_(bindparam("oneids", expanding=True)))
 
 
 def lock_member(
@@ -38,25 +52,28 @@ def lock_member(
     Memberships held under OneIDs that identity has since merged into this person are
     merged here first, so a retired OneID never holds points of its own.
     """
-    live = live_oneid(session, program, oneid)
-    names = [live, *identity.retired_oneids(session=session, tenant=program.tenant, oneid=live)]
-    rows = session.execute(
-        select(_MEMBER)
-        .where(
-            _MEMBER.c.tenant_id == program.tenant.id,
-            _MEMBER.c.program_id == program.id,
-            _MEMBER.c.oneid.in_(names),
-            _MEMBER.c.status == "active",
-        )
-        .order_by(_MEMBER.c.id)
-        .with_for_update()  # the account lock (rendered as nothing on SQLite: BEGIN IMMEDIATE)
-    ).all()
+    live, retired = _family(session, program, oneid)
+    where = {"tenant": program.tenant.id, "program": program.id}
+    if retired:
+        rows = session.execute(_LOCK_MANY, {**where, "oneids": [live, *retired]}).all()
+    else:
+        rows = _LOCK_ONE.rows(session, {**where, "oneid": live})
     if not rows:
         return None
     if len(rows) > 1 or rows[0].oneid != live:
         return merge_members(session, program, list(rows), live=live, now=now)
-    row = rows[0]
-    return Account(program=program, id=row.id, oneid=row.oneid, tier=row.tier)
+    return _account(program, rows[0])
+
+
+def _account(program: ProgramRef, row: Row[Any]) -> Account:
+    return Account(
+        program=program,
+        id=row.id,
+        oneid=row.oneid,
+        tier=row.tier,
+        tier_expires_at=row.tier_expires_at,
+        grace_until=row.grace_until,
+    )
 
 
 def enrol(
@@ -73,7 +90,7 @@ def enrol(
     found = lock_member(session, program, oneid, now=now)
     if found is not None:
         return found, False
-    live = live_oneid(session, program, oneid)
+    live, _retired = _family(session, program, oneid)
     base = program.settings.tiers.tiers[0].code
     values: dict[str, Any] = {
         "tenant_id": program.tenant.id,

@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from siyu.loyalty import coupons, ledger, tiers
@@ -23,11 +23,21 @@ from siyu.loyalty.rules import event_rule, order_earning, proportional
 from siyu.loyalty.views import OrderOutcome
 from siyu.records import EventIn, OrderIn, RefundIn
 from siyu.store.base import table, utcnow
+from siyu.store.fast import Fast
 from siyu.tenants import TenantContext
 
 EARNING_STATUSES = frozenset({"paid", "shipped", "completed", "partially_refunded"})
 _ENTRY = table(Entry)
 _GROWTH = table(Growth)
+_OF_REF = Fast(
+    select(_ENTRY.c.key, _ENTRY.c.kind, _ENTRY.c.points, _ENTRY.c.member_id, _ENTRY.c.detail)
+    .where(
+        _ENTRY.c.tenant_id == bindparam("tenant"),
+        _ENTRY.c.program_id == bindparam("program"),
+        _ENTRY.c.ref == bindparam("ref"),
+    )
+    .order_by(_ENTRY.c.id)
+)
 
 
 def order_ref(source: str, order_id: str) -> str:
@@ -82,17 +92,9 @@ def _order(
     return outcome
 
 
-def _entries(session: Session, program: ProgramRef, ref: str) -> dict[str, Row[Any]]:
+def _entries(session: Session, program: ProgramRef, ref: str) -> dict[str, Any]:
     """Every journal entry of one order, by key (read under the member's lock)."""
-    rows = session.execute(
-        select(_ENTRY.c.key, _ENTRY.c.kind, _ENTRY.c.points, _ENTRY.c.member_id, _ENTRY.c.detail)
-        .where(
-            _ENTRY.c.tenant_id == program.tenant.id,
-            _ENTRY.c.program_id == program.id,
-            _ENTRY.c.ref == ref,
-        )
-        .order_by(_ENTRY.c.id)
-    )
+    rows = _OF_REF.rows(session, {"tenant": program.tenant.id, "program": program.id, "ref": ref})
     return {row.key: row for row in rows}
 
 
@@ -130,7 +132,7 @@ def _earn_order(
     }
     result = ledger.earn(
         session, account, points=points, key=key, cause="order", ref=ref, at=at, now=now,
-        detail=detail,
+        detail=detail, checked=True,
     )  # fmt: skip
     outcome.earned = result.points
     if tiers.add_growth(
@@ -298,7 +300,7 @@ def apply_event(
                 points += rule.streak_bonus
         result = ledger.earn(
             session, account, points=points, key=key, cause=cause, ref=key,
-            at=event.occurred_at, now=now, pending=False, detail={"streak": streak},
+            at=event.occurred_at, now=now, pending=False, detail={"streak": streak}, checked=True,
         )  # fmt: skip
         outcome.earned = result.points
         if tiers.add_growth(

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+import orjson
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from siyu.loyalty.errors import LoyaltyError, NotFoundError
 from siyu.loyalty.models import Program
 from siyu.loyalty.schemas import ProgramSettings
 from siyu.loyalty.views import ProgramView
+from siyu.store.fast import Fast
 from siyu.tenants import TenantContext
 
 _CACHE = "siyu.loyalty.programs"
+_COLUMNS = (Program.id, Program.code, Program.name, Program.version, Program.settings)
+_BY_CODE = Fast(
+    select(*_COLUMNS).where(
+        Program.tenant_id == bindparam("tenant"), Program.code == bindparam("code")
+    )
+)
+_ALL = Fast(
+    select(*_COLUMNS).where(Program.tenant_id == bindparam("tenant")).order_by(Program.id)
+)
+_PARSED: dict[bytes, ProgramSettings] = {}
 
 
 @dataclass(frozen=True)
@@ -70,22 +83,16 @@ def load_program(*, session: Session, tenant: TenantContext, code: str) -> Progr
     cache: dict[tuple[int, str], ProgramRef] = session.info.setdefault(_CACHE, {})
     found = cache.get((tenant.id, code))
     if found is None:
-        row = session.execute(
-            select(Program).where(Program.tenant_id == tenant.id, Program.code == code)
-        ).scalar_one_or_none()
+        row = _BY_CODE.one(session, {"tenant": tenant.id, "code": code})
         if row is None:
             raise NotFoundError(f"no loyalty program {code!r}")
-        found = _ref(row, tenant)
-        cache[(tenant.id, code)] = found
+        found = cache[(tenant.id, code)] = _ref(row, tenant)
     return found
 
 
 def list_programs(*, session: Session, tenant: TenantContext) -> list[ProgramRef]:
     """All programs of the tenant, oldest first."""
-    rows = session.scalars(
-        select(Program).where(Program.tenant_id == tenant.id).order_by(Program.id)
-    )
-    return [_ref(row, tenant) for row in rows]
+    return [_ref(row, tenant) for row in _ALL.rows(session, {"tenant": tenant.id})]
 
 
 def program_views(*, session: Session, tenant: TenantContext) -> list[ProgramView]:
@@ -124,14 +131,23 @@ def program_view(program: ProgramRef) -> ProgramView:
     )
 
 
-def _ref(row: Program, tenant: TenantContext) -> ProgramRef:
+def _ref(row: Any, tenant: TenantContext) -> ProgramRef:
+    # Parsed settings are shared across sessions by their content (ids and versions repeat
+    # across databases and rolled-back transactions): validating them for every
+    # transaction cost more than the ledger work itself.
+    text = orjson.dumps(row.settings, option=orjson.OPT_SORT_KEYS)
+    settings = _PARSED.get(text)
+    if settings is None:
+        if len(_PARSED) > 1000:
+            _PARSED.clear()
+        settings = _PARSED[text] = ProgramSettings.model_validate(row.settings)
     return ProgramRef(
         id=row.id,
         tenant=tenant,
         code=row.code,
         name=row.name,
         version=row.version,
-        settings=ProgramSettings.model_validate(row.settings),
+        settings=settings,
     )
 
 

@@ -7,7 +7,7 @@ import calendar
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, insert, or_, select, update
+from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.loyalty import events
@@ -17,9 +17,21 @@ from siyu.loyalty.programs import ProgramRef
 from siyu.loyalty.schemas import TierPolicy
 from siyu.loyalty.views import TierStatus
 from siyu.store.base import table
+from siyu.store.fast import Fast
 
 _GROWTH = table(Growth)
 _MEMBER = table(Member)
+_INSERT = Fast(
+    insert(_GROWTH),
+    keys=["tenant_id", "program_id", "member_id", "key", "cause", "ref", "points", "at"],
+)
+_SUM = Fast(
+    select(func.coalesce(func.sum(_GROWTH.c.points), 0)).where(
+        _GROWTH.c.member_id == bindparam("member"),
+        _GROWTH.c.at > bindparam("start"),
+        _GROWTH.c.at <= bindparam("end"),
+    )
+)
 
 
 def add_growth(
@@ -32,38 +44,30 @@ def add_growth(
     at: datetime,
     ref: str | None = None,
 ) -> bool:
-    """Append a growth entry once per key (False: replayed or nothing to add)."""
-    if points == 0 or session.scalar(
-        select(_GROWTH.c.id).where(
-            _GROWTH.c.tenant_id == account.tenant_id,
-            _GROWTH.c.program_id == account.program.id,
-            _GROWTH.c.key == key,
-        )
-    ):
+    """Append a growth entry (False: nothing to add). Growth is written with the points
+    entry of the same key, and callers check that key on the journal first; the unique
+    key still refuses a second write."""
+    if points == 0:
         return False
-    session.execute(
-        insert(_GROWTH).values(
-            tenant_id=account.tenant_id,
-            program_id=account.program.id,
-            member_id=account.id,
-            key=key,
-            cause=cause,
-            ref=ref,
-            points=points,
-            at=at,
-        )
+    _INSERT.run(
+        session,
+        {
+            "tenant_id": account.tenant_id,
+            "program_id": account.program.id,
+            "member_id": account.id,
+            "key": key,
+            "cause": cause,
+            "ref": ref,
+            "points": points,
+            "at": at,
+        },
     )
     return True
 
 
 def growth_between(session: Session, member_id: int, start: datetime, end: datetime) -> int:
     """Growth value earned in (start, end]."""
-    total = session.scalar(
-        select(func.coalesce(func.sum(_GROWTH.c.points), 0)).where(
-            _GROWTH.c.member_id == member_id, _GROWTH.c.at > start, _GROWTH.c.at <= end
-        )
-    )
-    return int(total or 0)
+    return int(_SUM.scalar(session, {"member": member_id, "start": start, "end": end}) or 0)
 
 
 def add_months(moment: datetime, months: int, program: ProgramRef) -> datetime:
@@ -143,44 +147,43 @@ def _row(session: Session, member_id: int) -> Row[Any]:
 def check_upgrade(session: Session, account: Account, *, now: datetime) -> str | None:
     """Real-time check after growth: upgrade, or keep the tier when in grace; new tier."""
     policy = account.program.settings.tiers
-    if len(policy.tiers) == 1:
-        return None
-    row = _row(session, account.id)
+    current = policy.index(account.tier)
+    in_grace = account.grace_until is not None and account.tier_expires_at is not None
+    if current == len(policy.tiers) - 1 and not in_grace:
+        return None  # at the top and not in grace: nothing can change now
     growth = growth_between(session, account.id, window_start(policy, now, account.program), now)
-    current = policy.index(row.tier)
     best = max(i for i, tier in enumerate(policy.tiers) if tier.threshold <= growth)
     if best > current:
         target = policy.tiers[best].code
+        expires = period_end(policy, now, account.program)
         _set(
             session, account.id, tier=target, tier_since=now, grace_until=None,
-            tier_expires_at=period_end(policy, now, account.program),
+            tier_expires_at=expires,
         )  # fmt: skip
         record_change(
-            session, account, action="upgrade", from_tier=row.tier, to_tier=target,
+            session, account, action="upgrade", from_tier=account.tier, to_tier=target,
             growth=growth, at=now, event="tier_upgraded",
         )  # fmt: skip
-        account.tier = target
+        account.tier, account.tier_expires_at, account.grace_until = target, expires, None
         return target
-    if row.grace_until is not None and row.tier_expires_at is not None:
-        kept = growth_between(
-            session, account.id, window_start(policy, row.tier_expires_at, account.program), now
-        )
+    if in_grace and account.tier_expires_at is not None:
+        end = account.tier_expires_at
+        kept = growth_between(session, account.id, window_start(policy, end, account.program), now)
         if kept >= policy.tiers[current].keep:
-            _retain(session, account, row, kept, now=now, start=row.tier_expires_at)
-            return str(row.tier)
+            _retain(session, account, account.tier, kept, now=now, start=end)
+            return account.tier
     return None
 
 
 def _retain(
-    session: Session, account: Account, row: Row[Any], growth: int, *, now: datetime,
+    session: Session, account: Account, tier: str, growth: int, *, now: datetime,
     start: datetime, reason: str | None = None,
 ) -> None:  # fmt: skip
-    _set(
-        session, account.id, grace_until=None,
-        tier_expires_at=add_months(start, 12, account.program),
-    )  # fmt: skip
+    expires = add_months(start, 12, account.program)
+    _set(session, account.id, grace_until=None, tier_expires_at=expires)
+    account.tier_expires_at, account.grace_until = expires, None
     record_change(
-        session, account, action="retain", from_tier=row.tier, to_tier=row.tier, growth=growth,
+        session, account, action="retain", from_tier=tier, to_tier=tier, growth=growth,
         at=now, reason=reason, event="tier_retained",
     )  # fmt: skip
 
@@ -201,10 +204,10 @@ def evaluate(session: Session, account: Account, *, now: datetime) -> list[str]:
         )
         current = policy.index(row.tier)
         if row.tier_locked_until is not None and row.tier_locked_until > now:
-            _retain(session, account, row, growth, now=now, start=end, reason="tier locked")
+            _retain(session, account, row.tier, growth, now=now, start=end, reason="tier locked")
             actions.append("retain")
         elif growth >= policy.tiers[current].keep:
-            _retain(session, account, row, growth, now=now, start=end)
+            _retain(session, account, row.tier, growth, now=now, start=end)
             actions.append("retain")
         elif policy.grace_days and row.grace_until is None:
             _set(session, account.id, grace_until=end + timedelta(days=policy.grace_days))
