@@ -6,6 +6,9 @@ statements run per loyalty operation that difference decides the throughput. Sta
 are still written with SQLAlchemy Core (portable, typed); compiling and type conversion use
 SQLAlchemy's public API (`compile`, `construct_params`, `bind_processor`,
 `result_processor`), so values are stored exactly as the ORM stores them.
+
+Unlike `session.execute`, these statements do not autoflush pending ORM objects: flush
+first when a statement must see objects added to the session.
 """
 
 from __future__ import annotations
