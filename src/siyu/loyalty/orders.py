@@ -30,7 +30,14 @@ EARNING_STATUSES = frozenset({"paid", "shipped", "completed", "partially_refunde
 _ENTRY = table(Entry)
 _GROWTH = table(Growth)
 _OF_REF = Fast(
-    select(_ENTRY.c.key, _ENTRY.c.kind, _ENTRY.c.points, _ENTRY.c.member_id, _ENTRY.c.detail)
+    select(
+        _ENTRY.c.key,
+        _ENTRY.c.kind,
+        _ENTRY.c.points,
+        _ENTRY.c.member_id,
+        _ENTRY.c.detail,
+        _ENTRY.c.at,
+    )
     .where(
         _ENTRY.c.tenant_id == bindparam("tenant"),
         _ENTRY.c.program_id == bindparam("program"),
@@ -212,9 +219,10 @@ def _refund(
         )
         or 0
     )
+    # Dated like the order's growth: an order's net growth always falls in one window.
     tiers.add_growth(
         session, account, points=-(growth - growth_done), key=key, cause="refund", ref=ref,
-        at=now,
+        at=earn.at,
     )  # fmt: skip
     return -result.points
 

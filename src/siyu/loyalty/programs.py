@@ -23,9 +23,7 @@ _BY_CODE = Fast(
         Program.tenant_id == bindparam("tenant"), Program.code == bindparam("code")
     )
 )
-_ALL = Fast(
-    select(*_COLUMNS).where(Program.tenant_id == bindparam("tenant")).order_by(Program.id)
-)
+_ALL = Fast(select(*_COLUMNS).where(Program.tenant_id == bindparam("tenant")).order_by(Program.id))
 _PARSED: dict[bytes, ProgramSettings] = {}
 
 
