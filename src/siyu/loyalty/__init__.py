@@ -17,7 +17,8 @@ from siyu.loyalty.errors import (
 )
 from siyu.loyalty.events import EVENT_TYPES, events_since
 from siyu.loyalty.feed import process_feed
-from siyu.loyalty.orders import apply_event, apply_order, apply_refund
+from siyu.loyalty.interactions import apply_event
+from siyu.loyalty.orders import apply_order, apply_refund
 from siyu.loyalty.programs import (
     create_program,
     list_programs,

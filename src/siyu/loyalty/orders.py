@@ -1,7 +1,8 @@
-"""Orders, refunds and events reaching loyalty: points, growth, tiers and coupons.
+"""Orders and refunds reaching loyalty: points, growth, tiers and coupons.
 
-The integration point: `apply_order`, `apply_refund` and `apply_event` take the canonical
-record (siyu.records) and the OneID identity gave it, inside the caller's transaction.
+The integration point: `apply_order`, `apply_refund` (and `interactions.apply_event`) take
+the canonical record (siyu.records) and the OneID identity gave it, in the caller's
+transaction.
 Every effect is keyed by the business event, so applying a record again changes nothing.
 """
 
@@ -19,9 +20,9 @@ from siyu.loyalty.ledger import Account
 from siyu.loyalty.members import enrol, lock_member, lock_member_id
 from siyu.loyalty.models import Entry, Growth
 from siyu.loyalty.programs import ProgramRef, programs_for_source
-from siyu.loyalty.rules import event_rule, order_earning, proportional
+from siyu.loyalty.rules import order_earning, proportional
 from siyu.loyalty.views import OrderOutcome
-from siyu.records import EventIn, OrderIn, RefundIn
+from siyu.records import OrderIn, RefundIn
 from siyu.store.base import table, utcnow
 from siyu.store.fast import Fast
 from siyu.tenants import TenantContext
@@ -256,76 +257,3 @@ def apply_refund(
             )
         outcomes.append(outcome)
     return outcomes
-
-
-def apply_event(
-    *,
-    session: Session,
-    tenant: TenantContext,
-    event: EventIn,
-    oneid: str | None,
-    now: datetime | None = None,
-) -> list[OrderOutcome]:
-    """Fixed points for an event a program rewards (sign-in with streaks, review, follow,
-    referral, birthday...), within the rule's caps; members only."""
-    now = now or utcnow()
-    outcomes = []
-    for program in programs_for_source(session=session, tenant=tenant, source=event.source):
-        rule = event_rule(program.settings, event.type)
-        outcome = OrderOutcome(program=program.code, member=False)
-        account = (
-            None if rule is None or oneid is None else lock_member(session, program, oneid, now=now)
-        )
-        if rule is None or account is None:
-            outcome.note = "no rule for this event" if rule is None else "not a member"
-            outcomes.append(outcome)
-            continue
-        outcome.member = True
-        key = f"event:{event.source}/{event.event_id}"
-        cause = f"event:{event.type}"
-        found = ledger.find_entry(session, program, key)
-        if found is not None:
-            outcome.replayed, outcome.earned = True, found.points
-            outcomes.append(outcome)
-            continue
-        days = _award_days(session, account, cause, event.occurred_at)
-        today = event.occurred_at.astimezone(program.tenant.zone).date()
-        year = [d for d in days if d.year == today.year]
-        if (
-            (rule.max_per_day is not None and days.count(today) >= rule.max_per_day)
-            or (rule.max_per_year is not None and len(year) >= rule.max_per_year)
-            or (rule.max_total is not None and len(days) >= rule.max_total)
-        ):
-            outcome.note = "capped"
-            outcomes.append(outcome)
-            continue
-        points, streak = rule.points, 1
-        if rule.streak_days:
-            seen = set(days)
-            while today - timedelta(days=streak) in seen:
-                streak += 1
-            if streak % rule.streak_days == 0:
-                points += rule.streak_bonus
-        result = ledger.earn(
-            session, account, points=points, key=key, cause=cause, ref=key,
-            at=event.occurred_at, now=now, pending=False, detail={"streak": streak}, checked=True,
-        )  # fmt: skip
-        outcome.earned = result.points
-        if tiers.add_growth(
-            session, account, points=rule.growth, key=key, cause=cause, at=event.occurred_at
-        ):
-            outcome.growth = rule.growth
-            tiers.check_upgrade(session, account, now=now)
-        outcomes.append(outcome)
-    return outcomes
-
-
-def _award_days(session: Session, account: Account, cause: str, at: datetime) -> list[Any]:
-    """Local dates of the member's earlier awards for `cause` (one per award)."""
-    zone = account.program.tenant.zone
-    rows = session.scalars(
-        select(_ENTRY.c.at).where(
-            _ENTRY.c.member_id == account.id, _ENTRY.c.kind == "earn", _ENTRY.c.cause == cause
-        )
-    )
-    return [moment.astimezone(zone).date() for moment in rows]

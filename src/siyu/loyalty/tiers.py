@@ -327,5 +327,5 @@ def status(session: Session, program: ProgramRef, row: Row[Any], *, now: datetim
         to_keep=max(tier.keep - counted, 0) if row.tier_expires_at is not None else 0,
         next_tier=following.code if following else None,
         to_next=max(following.threshold - growth, 0) if following else None,
-        benefits=[b.code for b in tier.benefits],
+        benefits=tier.benefits,
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from siyu.loyalty.schemas import ProgramSettings
+from siyu.loyalty.schemas import Benefit, ProgramSettings
 
 
 class ProgramView(BaseModel):
@@ -40,7 +40,7 @@ class TierStatus(BaseModel):
     to_keep: int  # growth still needed to keep the tier
     next_tier: str | None
     to_next: int | None  # growth still needed to reach the next tier
-    benefits: list[str] = Field(default_factory=list)
+    benefits: list[Benefit] = Field(default_factory=list)
 
 
 class MemberView(BaseModel):
