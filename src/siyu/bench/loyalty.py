@@ -64,10 +64,13 @@ def _members(store: Store, tenant: TenantContext, count: int) -> list[str]:
              "identifiers": {"member_no": f"M{n}"}}
             for n in range(count)
         ]  # fmt: skip
-        _, results = ingest.ingest_records(
-            session=session, tenant=tenant, items=customers, origin="bench"
-        )
-        oneids = [str(r.oneid) for r in results]
+        oneids = []
+        for start in range(0, count, ingest.MAX_API_BATCH):
+            _, results = ingest.ingest_records(
+                session=session, tenant=tenant, origin="bench",
+                items=customers[start : start + ingest.MAX_API_BATCH],
+            )  # fmt: skip
+            oneids += [str(r.oneid) for r in results]
         for oneid in oneids:
             loyalty.enrol_member(
                 session=session, tenant=tenant, program="main", oneid=oneid, now=NOW
@@ -210,7 +213,8 @@ def run_loyalty_bench(
     store.dispose()
     single = results["earn_single"]["ops"] + results["redeem_single"]["ops"]
     single_seconds = results["earn_single"]["seconds"] + results["redeem_single"]["seconds"]
-    results["earn_redeem_ops_per_second"] = round(single / single_seconds)
+    results["ops_per_second_one_per_transaction"] = round(single / single_seconds)
+    results["ops_per_second_batched"] = results["mixed_batched"]["ops_per_second"]
     results["target"] = ">= 3,000 earn/redeem operations/s embedded; zero double spend"
     # Other work on the machine shows in the means: keep the load next to the figures.
     results["load_average_1m"] = round(os.getloadavg()[0], 2)
