@@ -3,6 +3,7 @@ watermark per feed), so files and API imports earn without loyalty knowing inges
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,9 @@ from siyu.loyalty.due import sync_merges
 from siyu.loyalty.orders import apply_order, apply_refund
 from siyu.loyalty.views import FeedReport, OrderOutcome
 from siyu.tenants import TenantContext
+
+Reader = Callable[..., Sequence[records.Changed[Any]]]
+Apply = Callable[[Any, str | None], list[OrderOutcome]]
 
 
 def process_feed(
@@ -32,72 +36,48 @@ def process_feed(
     """
     report = FeedReport(merges=sync_merges(session=session, tenant=tenant, now=now))
     horizon = now - timedelta(seconds=settle_seconds)
-    position = cursors.take(session, tenant.id, "orders")
-    orders = [
-        c
-        for c in records.changed_orders(
-            session=session, tenant=tenant, limit=limit, since=_at(position), after_id=_id(position)
-        )
-        if c.updated_at <= horizon
-    ]
-    oneids = identity.oneids_of_records(
-        session=session,
-        tenant=tenant,
-        kind="order",
-        refs=[(c.record.source, c.record.order_id) for c in orders],
+
+    def order(record: records.OrderIn, oneid: str | None) -> list[OrderOutcome]:
+        return apply_order(session=session, tenant=tenant, order=record, oneid=oneid, now=now)
+
+    def refund(record: records.RefundIn, oneid: str | None) -> list[OrderOutcome]:
+        return apply_refund(session=session, tenant=tenant, refund=record, oneid=oneid, now=now)
+
+    feeds: tuple[tuple[str, Reader, Apply], ...] = (
+        ("orders", records.changed_orders, order),
+        ("refunds", records.changed_refunds, refund),
     )
-    for changed in orders:
-        order = changed.record
-        oneid = oneids.get((order.source, order.order_id))
-        _count(
-            report, apply_order(session=session, tenant=tenant, order=order, oneid=oneid, now=now)
+    for name, read, apply in feeds:
+        position = cursors.take(session, tenant.id, name)
+        since = datetime.fromisoformat(position["at"]) if position else None
+        rows = [
+            c
+            for c in read(
+                session=session,
+                tenant=tenant,
+                limit=limit,
+                since=since,
+                after_id=int(position.get("id", 0)),
+            )  # fmt: skip
+            if c.updated_at <= horizon
+        ]
+        # A refund belongs to its order's person: both are looked up as orders.
+        oneids = identity.oneids_of_records(
+            session=session,
+            tenant=tenant,
+            kind="order",
+            refs=[(c.record.source, c.record.order_id) for c in rows],
         )
-    if orders:
-        cursors.move(session, tenant.id, "orders", _position(orders[-1]))
-    report.orders = len(orders)
-    position = cursors.take(session, tenant.id, "refunds")
-    refunds = [
-        c
-        for c in records.changed_refunds(
-            session=session, tenant=tenant, limit=limit, since=_at(position), after_id=_id(position)
-        )
-        if c.updated_at <= horizon
-    ]
-    refund_oneids = identity.oneids_of_records(
-        session=session,
-        tenant=tenant,
-        kind="order",
-        refs=[(c.record.source, c.record.order_id) for c in refunds],
-    )
-    for stored in refunds:
-        refund = stored.record
-        oneid = refund_oneids.get((refund.source, refund.order_id))
-        _count(
-            report,
-            apply_refund(session=session, tenant=tenant, refund=refund, oneid=oneid, now=now),
-        )
-    if refunds:
-        cursors.move(session, tenant.id, "refunds", _position(refunds[-1]))
-    report.refunds = len(refunds)
+        for changed in rows:
+            record = changed.record
+            for outcome in apply(record, oneids.get((record.source, record.order_id))):
+                report.earned += outcome.earned
+                report.reversed += outcome.reversed
+                report.enrolled += outcome.enrolled
+        if rows:
+            last = rows[-1]
+            cursors.move(
+                session, tenant.id, name, {"at": last.updated_at.isoformat(), "id": last.row_id}
+            )
+        setattr(report, name, len(rows))
     return report
-
-
-def _at(position: dict[str, Any]) -> datetime | None:
-    return datetime.fromisoformat(position["at"]) if position else None
-
-
-def _id(position: dict[str, Any]) -> int:
-    return int(position.get("id", 0))
-
-
-def _position(
-    changed: records.Changed[records.OrderIn] | records.Changed[records.RefundIn],
-) -> dict[str, object]:
-    return {"at": changed.updated_at.isoformat(), "id": changed.row_id}
-
-
-def _count(report: FeedReport, outcomes: list[OrderOutcome]) -> None:
-    for outcome in outcomes:
-        report.earned += outcome.earned
-        report.reversed += outcome.reversed
-        report.enrolled += outcome.enrolled
