@@ -18,6 +18,7 @@ from siyu.loyalty.coupons import discount_for
 from siyu.records.schemas import OrderItem
 from siyu.store import Store
 from siyu.tenants import TenantContext, create_tenant, get_tenant
+from support import customer, ingest
 
 
 def _rules(**fields: Any) -> loyalty.CouponRules:
@@ -177,6 +178,26 @@ def test_a_tier_birthday_gift_is_a_coupon_once_a_year(
     assert len(gift) == 1 and birthday("b1-again", 1).coupons == gift
     assert birthday("b2", 366).coupons != gift
     assert [b.kind for b in member.view().tier.benefits] == ["birthday_gift", "free_shipping"]
+
+
+def test_coupons_follow_the_person_when_persons_merge(
+    session: Session, tenant: TenantContext
+) -> None:
+    _template(session, tenant, per_person_limit=1)
+    kept = person(session, tenant, "a", phone="13800000001")
+    gone = person(session, tenant, "b", member_no="M1")
+    coupon = _issue(session, tenant, gone, "k1")
+    ingest(session, tenant, customer("web", "w", {"phone": "13800000001", "member_no": "M1"}))
+    assert [c.code for c in loyalty.person_coupons(session=session, tenant=tenant, oneid=kept)] == [
+        coupon.code
+    ]
+    with pytest.raises(loyalty.LimitError, match="limit 1"):
+        _issue(session, tenant, kept, "k2")
+    used = loyalty.redeem_coupon(
+        session=session, tenant=tenant, code=coupon.code, order_ref="order:pos/o", oneid=kept,
+        amount=Decimal("20.00"), source="pos", now=at(1),
+    )  # fmt: skip
+    assert used.status == "redeemed" and used.oneid == gone  # issued to that OneID, kept
 
 
 def test_concurrent_issues_never_exceed_stock(store: Store) -> None:

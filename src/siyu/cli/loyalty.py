@@ -194,7 +194,7 @@ def run_due(now: Now = None, as_json: AsJson = False) -> None:
     """Scheduled work: merges, activation, expiry, expiring-soon events, tier periods."""
     moment = now or utcnow()
     total = loyalty.DueReport()
-    while True:  # each round is one transaction of bounded size
+    for _round in range(10_000):  # each round is one transaction of bounded size
         report = do(lambda s, t: loyalty.run_due(session=s, tenant=t, now=moment))
         for field in ("merges", "activated", "expired_lots", "expired_points", "expiring_events",
                       "tiers_evaluated"):  # fmt: skip

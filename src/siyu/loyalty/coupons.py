@@ -79,9 +79,7 @@ def issue(
 ) -> CouponView:
     """Issue one coupon to a person, once per key, within stock and the per-person limit."""
     now = now or utcnow()
-    live = identity.current_oneid(session=session, tenant=tenant, oneid=oneid)
-    if live is None:
-        raise NotFoundError(f"no person with OneID {oneid}")
+    live, names = _family(session, tenant, oneid)
     found = session.scalar(
         select(Coupon).where(Coupon.tenant_id == tenant.id, Coupon.issue_key == key)
     )
@@ -96,7 +94,9 @@ def issue(
     if row.per_person_limit is not None:
         held = session.scalar(
             select(func.count()).where(
-                Coupon.template_id == row.id, Coupon.oneid == live, Coupon.status != "void"
+                Coupon.template_id == row.id,
+                Coupon.oneid.in_(names),
+                Coupon.status != "void",
             )
         )
         if (held or 0) >= row.per_person_limit:
@@ -178,10 +178,8 @@ def redeem(
         return _view(coupon, template.code)
     if coupon.status != "issued":
         raise LimitError(f"coupon {code} is {coupon.status}")
-    if oneid is not None:
-        live = identity.current_oneid(session=session, tenant=tenant, oneid=oneid)
-        if live != coupon.oneid:
-            raise LimitError(f"coupon {code} belongs to another person")
+    if oneid is not None and coupon.oneid not in _family(session, tenant, oneid)[1]:
+        raise LimitError(f"coupon {code} belongs to another person")
     if not coupon.valid_from <= now < coupon.valid_until:
         raise LimitError(f"coupon {code} is valid {coupon.valid_from} to {coupon.valid_until}")
     rules = CouponRules.model_validate(template.rules)
@@ -273,6 +271,15 @@ def void(
     return _view(coupon, template.code)
 
 
+def _family(session: Session, tenant: TenantContext, oneid: str) -> tuple[str, list[str]]:
+    """The person's live OneID and every OneID that resolves to it (coupons stay under the
+    OneID they were issued to; persons merged later still own them)."""
+    family = identity.oneid_family(session=session, tenant=tenant, oneid=oneid)
+    if family is None:
+        raise NotFoundError(f"no person with OneID {oneid}")
+    return family[0], [family[0], *family[1]]
+
+
 def _coupon(session: Session, tenant: TenantContext, code: str) -> tuple[Coupon, CouponTemplate]:
     coupon = session.scalar(
         select(Coupon)
@@ -287,12 +294,12 @@ def _coupon(session: Session, tenant: TenantContext, code: str) -> tuple[Coupon,
 def person_coupons(
     *, session: Session, tenant: TenantContext, oneid: str, now: datetime | None = None
 ) -> list[CouponView]:
-    """A person's coupons (under their live OneID), newest first."""
-    live = identity.current_oneid(session=session, tenant=tenant, oneid=oneid) or oneid
+    """A person's coupons (issued under any OneID that resolves to them), newest first."""
+    _live, names = _family(session, tenant, oneid)
     rows = session.execute(
         select(Coupon, CouponTemplate.code)
         .join(CouponTemplate, CouponTemplate.id == Coupon.template_id)
-        .where(Coupon.tenant_id == tenant.id, Coupon.oneid == live)
+        .where(Coupon.tenant_id == tenant.id, Coupon.oneid.in_(names))
         .order_by(Coupon.id.desc())
     )
     return [_view(c, t, now=now or utcnow()) for c, t in rows]

@@ -15,7 +15,7 @@ from siyu.loyalty import events, tiers
 from siyu.loyalty.errors import NotFoundError
 from siyu.loyalty.ledger import Account, inserted_id
 from siyu.loyalty.merge import transfer
-from siyu.loyalty.models import Coupon, Member, RewardOrder
+from siyu.loyalty.models import Member, RewardOrder
 from siyu.loyalty.programs import ProgramRef
 from siyu.store.base import table
 from siyu.store.fast import Fast
@@ -132,8 +132,8 @@ def merge_members(
 
     The survivor is the membership already under the live OneID, else the earliest
     enrolled; points lots, debt and growth history move to it through transfer entries
-    (the journal of each keeps its history), the tier is the higher one, and coupons and
-    mall orders follow.
+    (the journal of each keeps its history), the tier is the higher one, and mall orders
+    follow (coupons follow the person through OneID resolution).
     """
     survivor = next((r for r in rows if r.oneid == live), None) or min(
         rows, key=lambda r: (r.enrolled_at, r.id)
@@ -154,11 +154,6 @@ def merge_members(
         .values(oneid=live, enrolled_at=min(r.enrolled_at for r in rows))
     )
     oneids = [r.oneid for r in rows if r.oneid != live]
-    session.execute(
-        update(table(Coupon))
-        .where(Coupon.tenant_id == program.tenant.id, Coupon.oneid.in_(oneids))
-        .values(oneid=live)
-    )
     session.execute(
         update(table(RewardOrder))
         .where(RewardOrder.member_id.in_([o.id for o in others]))
