@@ -132,3 +132,18 @@ def test_member_import_coupons_and_mall_from_the_cli(
     assert "300 spendable" in cli_run("loyalty", "member", oneid).output
     history = json.loads(cli_run("loyalty", "history", oneid, "--json").output)
     assert [h["kind"] for h in history] == ["return", "spend", "earn"]
+
+
+def test_bench_loyalty(cli_run: RunCli, tmp_path: Path) -> None:
+    out = tmp_path / "b.json"
+    result = cli_run(
+        "bench", "loyalty", "--operations", "400", "--members", "50", "--batch", "50",
+        "--threads", "4", "--out", out, "--work-dir", tmp_path / "w", db=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    assert (figures["earn_single"]["ops"], figures["mixed_batched"]["ops"]) == (200, 400)
+    concurrency = figures["concurrency"]
+    assert concurrency["keys_spent_twice"] == concurrency["points_overspent"] == 0
+    assert concurrency["balance_matches_ledger"] is True
+    assert (tmp_path / "w" / "loyalty.db").exists()
