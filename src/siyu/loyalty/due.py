@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from siyu import identity
-from siyu.loyalty import cursors, events, ledger, tiers
+from siyu.loyalty import cursors, events, journal, ledger, tiers
 from siyu.loyalty.members import lock_member, lock_member_id, member_row
 from siyu.loyalty.models import Entry, Lot
 from siyu.loyalty.programs import ProgramRef, list_programs
@@ -102,7 +102,7 @@ def _expire(
         .where(
             _LOT.c.tenant_id == program.tenant.id,
             _LOT.c.program_id == program.id,
-            _LOT.c.status.in_(ledger.LIVE),
+            _LOT.c.status.in_(journal.LIVE),
             _LOT.c.expires_at <= now,
         )
         .order_by(_LOT.c.member_id, _LOT.c.id)
@@ -118,7 +118,7 @@ def _expire(
         # Re-read under the lock: a concurrent spend may have changed what is left.
         lots = session.execute(
             select(_LOT.c.id, _LOT.c.remaining).where(
-                _LOT.c.id.in_(lot_ids), _LOT.c.status.in_(ledger.LIVE)
+                _LOT.c.id.in_(lot_ids), _LOT.c.status.in_(journal.LIVE)
             )
         ).all()
         expired = sum(
@@ -144,7 +144,7 @@ def _warn(session: Session, program: ProgramRef, now: datetime, limit: int) -> i
         .where(
             _LOT.c.tenant_id == program.tenant.id,
             _LOT.c.program_id == program.id,
-            _LOT.c.status.in_(ledger.LIVE),
+            _LOT.c.status.in_(journal.LIVE),
             _LOT.c.remaining > 0,
             _LOT.c.expires_at > now,
             _LOT.c.expires_at <= now + timedelta(days=days),
@@ -155,7 +155,7 @@ def _warn(session: Session, program: ProgramRef, now: datetime, limit: int) -> i
     sent = 0
     for member_id, expires_at, points in rows:
         row = member_row(session, member_id)
-        account = ledger.Account(program=program, id=member_id, oneid=row.oneid, tier=row.tier)
+        account = journal.Account(program=program, id=member_id, oneid=row.oneid, tier=row.tier)
         local = expires_at.astimezone(program.tenant.zone)
         sent += events.emit(
             session, account, "points_expiring", key=f"expiring:{member_id}:{local.isoformat()}",

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from siyu.loyalty.ledger import Account
+from siyu.loyalty.journal import Account
 from siyu.loyalty.models import LoyaltyEvent, Program
 from siyu.loyalty.sql import insert_once
 from siyu.loyalty.views import EventView

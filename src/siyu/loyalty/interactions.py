@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from siyu.loyalty import coupons, ledger, tiers
-from siyu.loyalty.ledger import Account
+from siyu.loyalty import coupons, journal, ledger, tiers
+from siyu.loyalty.journal import Account
 from siyu.loyalty.members import lock_member
 from siyu.loyalty.models import Entry
 from siyu.loyalty.programs import programs_for_source
@@ -71,7 +71,7 @@ def _award(
 ) -> None:
     key = f"event:{event.source}/{event.event_id}"
     cause = f"event:{event.type}"
-    found = ledger.find_entry(session, account.program, key)
+    found = journal.find_entry(session, account.program, key)
     if found is not None:
         outcome.replayed, outcome.earned = True, found.points
         return

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from siyu import identity
 from siyu.loyalty import events, tiers
 from siyu.loyalty.errors import NotFoundError
-from siyu.loyalty.ledger import Account, inserted_id
+from siyu.loyalty.journal import Account, inserted_id
 from siyu.loyalty.merge import transfer
 from siyu.loyalty.models import Member, RewardOrder
 from siyu.loyalty.programs import ProgramRef

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from siyu.loyalty.ledger import LIVE, Account, Plan, apply_plan, debt_of, write_entry
+from siyu.loyalty.journal import LIVE, Account, Plan, apply_plan, debt_of, write_entry
 from siyu.loyalty.models import Growth, Lot
 from siyu.store.base import table
 

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from siyu.loyalty import coupons, ledger, tiers
-from siyu.loyalty.ledger import Account
+from siyu.loyalty import coupons, journal, ledger, tiers
+from siyu.loyalty.journal import Account
 from siyu.loyalty.members import enrol, lock_member, lock_member_id
 from siyu.loyalty.models import Entry, Growth
 from siyu.loyalty.programs import ProgramRef, programs_for_source
@@ -244,7 +244,7 @@ def apply_refund(
     outcomes = []
     for program in programs_for_source(session=session, tenant=tenant, source=refund.source):
         outcome = OrderOutcome(program=program.code, member=False)
-        earn = ledger.find_entry(session, program, f"{ref}:earn")
+        earn = journal.find_entry(session, program, f"{ref}:earn")
         account = None
         if earn is not None:
             account = lock_member_id(session, program, earn.member_id, now=now)

@@ -12,9 +12,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from siyu.loyalty import importer, ledger, mall, members, tiers
+from siyu.loyalty import balances, importer, ledger, mall, members, tiers
 from siyu.loyalty.errors import LoyaltyError, NotMemberError
-from siyu.loyalty.ledger import Account
+from siyu.loyalty.journal import Account
 from siyu.loyalty.models import Entry, Member, TierChange
 from siyu.loyalty.programs import ProgramRef, load_program
 from siyu.loyalty.views import (
@@ -81,7 +81,7 @@ def _view(session: Session, program: ProgramRef, member_id: int, now: datetime) 
         enrolled_at=row.enrolled_at,
         enrolled_via=row.enrolled_via,
         merged_from=members.merged_oneids(session, row.id),
-        balance=ledger.balance(session, row.id, now),
+        balance=balances.balance(session, row.id, now),
         tier=tiers.status(session, program, row, now=now),
     )
 
@@ -260,7 +260,7 @@ def verify_member(
 ) -> list[str]:
     """Check a member's ledger invariants; an empty list means the ledger is sound."""
     account = _account(session, tenant, program, oneid, utcnow())
-    return ledger.verify(session, account.id)
+    return balances.verify(session, account.id)
 
 
 def import_members(

@@ -11,7 +11,7 @@ from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.loyalty import events
-from siyu.loyalty.ledger import Account, inserted_id
+from siyu.loyalty.journal import Account, inserted_id
 from siyu.loyalty.models import Growth, Member, TierChange
 from siyu.loyalty.programs import ProgramRef
 from siyu.loyalty.schemas import TierPolicy
