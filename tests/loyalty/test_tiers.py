@@ -176,3 +176,28 @@ def test_periods_missed_while_the_scheduler_was_down_are_caught_up(
     report = _due(session, tenant, at(365 * 3 + 2))
     assert report.tier_changes == {"downgrade": 2}  # gold -> silver -> base
     assert member.view(at(365 * 3 + 2)).tier.tier == "base"
+
+
+def test_reaching_a_tier_issues_its_upgrade_gift_once(
+    session: Session, tenant: TenantContext
+) -> None:
+    loyalty.create_coupon_template(
+        session=session, tenant=tenant, code="GOLD", name="Gold welcome",
+        rules=loyalty.CouponRules.model_validate(
+            {"kind": "fixed", "amount": "30.00", "valid_days": 30}
+        ),
+    )  # fmt: skip
+    gifted = [
+        *TIERS[:2],
+        {**TIERS[2], "benefits": [{"code": "welcome", "name": "Welcome gift",
+                                   "kind": "upgrade_gift", "value": "GOLD"}]},
+    ]  # fmt: skip
+    make_program(session, tenant, pending_days=0, tiers={"tiers": gifted})
+    member = enrolled(session, tenant)
+    member.order(paid("o1", "3000.00"))
+    member.order(paid("o2", "3000.00", when=at(1)), now=at(1))
+    member.order(paid("o3", "100.00", when=at(2)), now=at(2))  # already gold: no second gift
+    held = loyalty.person_coupons(session=session, tenant=tenant, oneid=member.oneid)
+    assert [(c.template, c.issued_via, c.issued_at) for c in held] == [
+        ("GOLD", "benefit:welcome", at(1))
+    ]

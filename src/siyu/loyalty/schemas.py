@@ -86,11 +86,19 @@ class ExpiryPolicy(_Settings):
 
 
 class Benefit(_Settings):
-    """A tier benefit (权益): discount rate, free shipping, birthday gift, member-day price."""
+    """A tier benefit (权益): discount rate, free shipping, member-day price, or a gift
+    coupon (value: a coupon template) on the member's birthday or on reaching the tier."""
 
     code: str
     name: str
-    kind: Literal["discount_rate", "free_shipping", "birthday_gift", "member_day_price", "other"]
+    kind: Literal[
+        "discount_rate",
+        "free_shipping",
+        "birthday_gift",
+        "upgrade_gift",
+        "member_day_price",
+        "other",
+    ]
     value: str | None = None  # e.g. "0.95", a coupon template code for a gift
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from siyu.loyalty import events
+from siyu.loyalty import coupons, events
 from siyu.loyalty.journal import Account, inserted_id
 from siyu.loyalty.models import Growth, Member, TierChange
 from siyu.loyalty.programs import ProgramRef
@@ -111,8 +111,8 @@ def record_change(
     reason: str | None = None,
     actor: str = "system",
     event: str | None = None,
-) -> None:
-    """Tier history row plus the outbox event journeys trigger on."""
+) -> int:
+    """Tier history row plus the outbox event journeys trigger on; returns the row's id."""
     change_id = inserted_id(
         session.execute(
             insert(table(TierChange)).values(
@@ -134,6 +134,7 @@ def record_change(
             session, account, event, key=f"tier:{change_id}", at=at,
             payload={"from": from_tier, "to": to_tier, "growth": growth, "reason": reason},
         )  # fmt: skip
+    return change_id
 
 
 def _set(session: Session, member_id: int, **values: Any) -> None:
@@ -160,11 +161,18 @@ def check_upgrade(session: Session, account: Account, *, now: datetime) -> str |
             session, account.id, tier=target, tier_since=now, grace_until=None,
             tier_expires_at=expires,
         )  # fmt: skip
-        record_change(
+        change = record_change(
             session, account, action="upgrade", from_tier=account.tier, to_tier=target,
             growth=growth, at=now, event="tier_upgraded",
         )  # fmt: skip
         account.tier, account.tier_expires_at, account.grace_until = target, expires, None
+        for benefit in policy.tiers[best].benefits:  # 升级礼
+            if benefit.kind == "upgrade_gift" and benefit.value:
+                coupons.issue(
+                    session=session, tenant=account.program.tenant, template=benefit.value,
+                    oneid=account.oneid, key=f"gift:upgrade:{change}:{benefit.code}",
+                    via=f"benefit:{benefit.code}", now=now,
+                )  # fmt: skip
         return target
     if in_grace and account.tier_expires_at is not None:
         end = account.tier_expires_at
