@@ -12,15 +12,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from siyu import identity, ingest, journeys, traits
+from siyu import identity, ingest, journeys, loyalty, records, traits
 from siyu.tenants import TenantContext
 
 
 def accept_records(
     *, session: Session, tenant: TenantContext, items: Sequence[dict[str, Any]], origin: str
 ) -> tuple[ingest.IngestReport, list[ingest.RecordResult]]:
-    """Import records, refresh the touched persons' cheap traits, fire journey triggers,
-    waits and goals; commit all of it together."""
+    """Import records, refresh the touched persons' cheap traits, earn points, fire journey
+    triggers, waits and goals; commit all of it together."""
     report, results = ingest.stage_records(
         session=session, tenant=tenant, items=items, origin=origin
     )
@@ -32,6 +32,7 @@ def accept_records(
     traits.refresh_purchase_traits(
         session=session, tenant=tenant, oneids=_touched_persons(session, tenant, news)
     )
+    _earn(session, tenant, news)
     journeys.on_records(
         session=session,
         tenant=tenant,
@@ -39,6 +40,27 @@ def accept_records(
     )
     session.commit()
     return report, results
+
+
+def _earn(
+    session: Session,
+    tenant: TenantContext,
+    news: Sequence[tuple[ingest.RecordResult, dict[str, Any]]],
+) -> None:
+    """Points, growth, coupons and tier changes for what just arrived (idempotent per
+    business event, so a replayed order earns once)."""
+    for result, item in news:
+        model = records.RECORD_MODELS.get(str(result.kind))
+        if model is None or result.kind == "customer":
+            continue
+        # Accepted records: this validation cannot fail, it only builds the typed record.
+        record = model.model_validate(item, context={"zone": tenant.zone})
+        if isinstance(record, records.OrderIn):
+            loyalty.apply_order(session=session, tenant=tenant, order=record, oneid=result.oneid)
+        elif isinstance(record, records.RefundIn):
+            loyalty.apply_refund(session=session, tenant=tenant, refund=record, oneid=result.oneid)
+        elif isinstance(record, records.EventIn):
+            loyalty.apply_event(session=session, tenant=tenant, event=record, oneid=result.oneid)
 
 
 def _touched_persons(

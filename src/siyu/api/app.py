@@ -7,6 +7,7 @@ from fastapi import FastAPI
 import siyu
 from siyu.api import experiments
 from siyu.api import journeys as journeys_api
+from siyu.api import loyalty as loyalty_api
 from siyu.api.routes import router
 from siyu.runtime import Runtime
 
@@ -22,6 +23,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(router)
     app.include_router(experiments.router)
     app.include_router(journeys_api.router)
+    loyalty_api.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -98,6 +98,25 @@ def bench_journeys(
     _report(result, out)
 
 
+@bench_app.command("loyalty")
+def bench_loyalty(
+    operations: Annotated[int, typer.Option(help="earn + redeem operations")] = 20_000,
+    members: Annotated[int, typer.Option()] = 2_000,
+    batch: Annotated[int, typer.Option(help="operations per transaction, batched run")] = 500,
+    threads: Annotated[int, typer.Option(help="concurrent redeemers")] = 8,
+    out: Annotated[Path, typer.Option(help="JSON results")] = Path("bench-results/loyalty.json"),
+    work_dir: Annotated[Path | None, typer.Option(help="keep the database here")] = None,
+) -> None:
+    """Ledger earn/redeem operations per second and concurrent redemption (target ≥ 3,000/s)."""
+    from siyu.bench.loyalty import run_loyalty_bench
+
+    result = run_loyalty_bench(
+        operations=operations, members=members, batch=batch, threads=threads,
+        database_url=options.database_url, work_dir=work_dir,
+    )  # fmt: skip
+    _report(result, out)
+
+
 def _report(result: dict[str, Any], out: Path) -> None:
     table = Table("metric", "value", title=f"siyu bench {result['benchmark']}")
     for key, value in result.items():

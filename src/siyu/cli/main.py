@@ -12,6 +12,7 @@ from siyu.cli import compute as compute_cli
 from siyu.cli import experiment as experiment_cli
 from siyu.cli import ingest as ingest_cli
 from siyu.cli import journeys as journeys_cli
+from siyu.cli import loyalty as loyalty_cli
 from siyu.cli import person as person_cli
 from siyu.cli import report as report_cli
 from siyu.cli.common import options
@@ -54,3 +55,4 @@ app.add_typer(journeys_cli.journey_app, name="journey")
 app.add_typer(journeys_cli.channel_app, name="channel")
 app.command("worker")(journeys_cli.worker)
 app.add_typer(clv_cli.clv_app, name="clv")
+app.add_typer(loyalty_cli.loyalty_app, name="loyalty")

@@ -12,6 +12,7 @@ from siyu.identity.identifiers import (
 from siyu.identity.schemas import (
     BlockedView,
     DetachResult,
+    MergeView,
     PersonExplanation,
     RecordIdentity,
     RecordRef,
@@ -25,6 +26,8 @@ from siyu.identity.service import (
     find_persons,
     iter_identity_map,
     list_blocked,
+    merges_since,
+    oneid_family,
     oneids_of_records,
     person_identifiers,
     person_records,
@@ -32,6 +35,7 @@ from siyu.identity.service import (
     records_of_persons,
     resolve_records,
     retired_into,
+    retired_oneids,
 )
 
 __all__ = [
@@ -41,6 +45,7 @@ __all__ = [
     "DetachResult",
     "IdentifierError",
     "IdentityError",
+    "MergeView",
     "NormalizedIdentifiers",
     "PersonExplanation",
     "RecordIdentity",
@@ -52,6 +57,8 @@ __all__ = [
     "find_persons",
     "iter_identity_map",
     "list_blocked",
+    "merges_since",
+    "oneid_family",
     "normalize_identifiers",
     "normalize_phone",
     "oneids_of_records",
@@ -62,4 +69,5 @@ __all__ = [
     "records_of_persons",
     "resolve_records",
     "retired_into",
+    "retired_oneids",
 ]

@@ -56,6 +56,15 @@ class ChangeView(BaseModel):
     detail: dict[str, object] = Field(default_factory=dict)
 
 
+class MergeView(BaseModel):
+    """One merge: `retired_oneid` now resolves to `kept_oneid` (or its own successor)."""
+
+    id: int
+    kept_oneid: str
+    retired_oneid: str
+    at: datetime
+
+
 class BlockedView(BaseModel):
     id: int
     record: str | None

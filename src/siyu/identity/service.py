@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.identity import state
@@ -27,6 +27,7 @@ from siyu.identity.schemas import (
     ChangeView,
     DetachResult,
     IdentifierView,
+    MergeView,
     PersonExplanation,
     RecordIdentity,
     RecordRef,
@@ -34,6 +35,7 @@ from siyu.identity.schemas import (
 )
 from siyu.store.base import utcnow
 from siyu.store.bulk import insert_many
+from siyu.store.fast import Fast
 from siyu.tenants.schemas import TenantContext
 
 REPLAY_LIMIT = 50_000  # links; beyond this an online replay is a batch job (identity rebuild)
@@ -379,6 +381,66 @@ def current_oneid(*, session: Session, tenant: TenantContext, oneid: str) -> str
     return str(row.merged_into or row.oneid)
 
 
+# Built once: hot paths (loyalty locks a member per operation) skip statement building.
+_FAMILY = Fast(
+    select(Person.oneid, Person.merged_into).where(
+        Person.tenant_id == bindparam("tenant"),
+        or_(Person.oneid == bindparam("oneid"), Person.merged_into == bindparam("oneid")),
+    )
+)
+
+
+def oneid_family(
+    *, session: Session, tenant: TenantContext, oneid: str
+) -> tuple[str, list[str]] | None:
+    """The live OneID for `oneid` and the retired OneIDs resolving to it (None: unknown)."""
+    rows = _FAMILY.rows(session, {"tenant": tenant.id, "oneid": oneid})
+    own = next((r for r in rows if r.oneid == oneid), None)
+    if own is None:
+        return None
+    if own.merged_into is not None:  # retired: ask again about its successor
+        rows = _FAMILY.rows(session, {"tenant": tenant.id, "oneid": own.merged_into})
+        oneid = own.merged_into
+    return oneid, sorted(r.oneid for r in rows if r.merged_into == oneid)
+
+
+def retired_oneids(*, session: Session, tenant: TenantContext, oneid: str) -> list[str]:
+    """The retired OneIDs that now resolve to the live OneID `oneid` (merged into it)."""
+    return list(
+        session.scalars(
+            select(Person.oneid)
+            .where(Person.tenant_id == tenant.id, Person.merged_into == oneid)
+            .order_by(Person.oneid)
+        )
+    )
+
+
+def merges_since(
+    *, session: Session, tenant: TenantContext, after: int, limit: int = 1000
+) -> list[MergeView]:
+    """Merges recorded after change id `after`, oldest first (a feed for other domains)."""
+    rows = session.execute(
+        select(
+            IdentityChange.id,
+            IdentityChange.kept_oneid,
+            IdentityChange.retired_oneid,
+            IdentityChange.at,
+        )
+        .where(
+            IdentityChange.tenant_id == tenant.id,
+            IdentityChange.id > after,
+            IdentityChange.action == "merge",
+        )
+        .order_by(IdentityChange.id)
+        .limit(limit)
+    )
+    return [
+        MergeView(id=r.id, kept_oneid=r.kept_oneid, retired_oneid=r.retired_oneid, at=r.at)
+        for r in rows
+        if r.retired_oneid is not None
+    ]
+
+
 def person_records(*, session: Session, tenant: TenantContext, oneid: str) -> list[RecordRef]:
     """The records (customer, order, event) that resolve to a live OneID, oldest first."""
     rows = session.execute(
@@ -553,13 +615,7 @@ def explain_person(*, session: Session, tenant: TenantContext, oneid: str) -> Pe
     live = current_oneid(session=session, tenant=tenant, oneid=oneid)
     if live is None:
         raise IdentityError(f"no person with OneID {oneid}")
-    retired = list(
-        session.scalars(
-            select(Person.oneid)
-            .where(Person.tenant_id == tenant.id, Person.merged_into == live)
-            .order_by(Person.oneid)
-        )
-    )
+    retired = retired_oneids(session=session, tenant=tenant, oneid=live)
     records = person_records(session=session, tenant=tenant, oneid=live)
     label = {r.seq: f"{r.kind}:{r.source}/{r.record_id}" for r in records}
     names = [live, *retired]

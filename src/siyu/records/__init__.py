@@ -8,6 +8,7 @@ from siyu.records.facts import (
     iter_order_item_facts,
     iter_refund_facts,
 )
+from siyu.records.feed import Changed, changed_orders, changed_refunds
 from siyu.records.models import CustomerRecord, Event, Order, Refund
 from siyu.records.schemas import (
     RECORD_MODELS,
@@ -36,6 +37,7 @@ from siyu.records.service import (
 __all__ = [
     "RECORD_MODELS",
     "CanonicalRecord",
+    "Changed",
     "CustomerIn",
     "CustomerRecord",
     "CustomerRef",
@@ -49,6 +51,8 @@ __all__ = [
     "Refund",
     "RefundIn",
     "changed_since",
+    "changed_orders",
+    "changed_refunds",
     "content_hash",
     "customer_records",
     "customers_on_day",

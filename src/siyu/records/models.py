@@ -52,6 +52,7 @@ class Order(TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "source", "order_id"),
         Index("ix_orders_customer", "tenant_id", "source", "customer_external_id"),
+        Index("ix_orders_feed", "tenant_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
@@ -84,6 +85,7 @@ class Refund(TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "source", "refund_id"),
         Index("ix_refunds_order", "tenant_id", "source", "order_id"),
+        Index("ix_refunds_feed", "tenant_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)

@@ -131,4 +131,3 @@ def _processor(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | 
     the column type (SQLite's DATETIME writes its fixed storage format; the generic type
     would leave the value to the driver, which formats times differently)."""
     return column.type.dialect_impl(dialect).bind_processor(dialect)
-

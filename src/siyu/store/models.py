@@ -6,6 +6,7 @@ from siyu.experiments import models as _experiments  # noqa: F401
 from siyu.identity import models as _identity  # noqa: F401
 from siyu.ingest import models as _ingest  # noqa: F401
 from siyu.journeys import models as _journeys  # noqa: F401
+from siyu.loyalty import models as _loyalty  # noqa: F401
 from siyu.records import models as _records  # noqa: F401
 from siyu.store.base import Base
 from siyu.tenants import models as _tenants  # noqa: F401

@@ -1,0 +1,141 @@
+"""Omnichannel membership (全渠道会员): programs, members (persons), the points ledger of
+lots, growth value and tiers, coupons, the points mall. Public names below."""
+
+from siyu.loyalty.coupons import create_template as create_coupon_template
+from siyu.loyalty.coupons import issue as issue_coupon
+from siyu.loyalty.coupons import person_coupons
+from siyu.loyalty.coupons import redeem as redeem_coupon
+from siyu.loyalty.coupons import report as coupon_report
+from siyu.loyalty.coupons import void as void_coupon
+from siyu.loyalty.due import run_due, sync_merges
+from siyu.loyalty.errors import (
+    InsufficientPointsError,
+    LimitError,
+    LoyaltyError,
+    NotFoundError,
+    NotMemberError,
+)
+from siyu.loyalty.events import EVENT_TYPES, events_since
+from siyu.loyalty.feed import process_feed
+from siyu.loyalty.interactions import apply_event
+from siyu.loyalty.orders import apply_order, apply_refund
+from siyu.loyalty.programs import (
+    create_program,
+    list_programs,
+    load_program,
+    program_views,
+    update_program,
+)
+from siyu.loyalty.schemas import (
+    Benefit,
+    CouponRules,
+    EarnRate,
+    EventRule,
+    ExpiryPolicy,
+    MemberDay,
+    ProgramSettings,
+    TierDef,
+    TierPolicy,
+)
+from siyu.loyalty.service import (
+    adjust_points,
+    cancel_redemption,
+    cancel_reward_order,
+    create_reward,
+    enrol_member,
+    get_member,
+    import_members,
+    list_rewards,
+    member_history,
+    member_reward_orders,
+    redeem_points,
+    redeem_reward,
+    set_member_tier,
+    tier_history,
+    verify_member,
+)
+from siyu.loyalty.views import (
+    Balance,
+    CouponReport,
+    CouponView,
+    DueReport,
+    EntryView,
+    EventView,
+    FeedReport,
+    ImportReport,
+    MemberView,
+    OpResult,
+    OrderOutcome,
+    ProgramView,
+    RewardOrderView,
+    RewardView,
+    TierChangeView,
+    TierStatus,
+)
+
+__all__ = [
+    "EVENT_TYPES",
+    "Balance",
+    "Benefit",
+    "CouponReport",
+    "CouponRules",
+    "CouponView",
+    "DueReport",
+    "EarnRate",
+    "EntryView",
+    "EventRule",
+    "EventView",
+    "ExpiryPolicy",
+    "FeedReport",
+    "ImportReport",
+    "InsufficientPointsError",
+    "LimitError",
+    "LoyaltyError",
+    "MemberDay",
+    "MemberView",
+    "NotFoundError",
+    "NotMemberError",
+    "OpResult",
+    "OrderOutcome",
+    "ProgramSettings",
+    "ProgramView",
+    "RewardOrderView",
+    "RewardView",
+    "TierChangeView",
+    "TierDef",
+    "TierPolicy",
+    "TierStatus",
+    "adjust_points",
+    "apply_event",
+    "apply_order",
+    "apply_refund",
+    "cancel_redemption",
+    "cancel_reward_order",
+    "coupon_report",
+    "create_coupon_template",
+    "create_program",
+    "create_reward",
+    "enrol_member",
+    "events_since",
+    "get_member",
+    "import_members",
+    "issue_coupon",
+    "list_programs",
+    "list_rewards",
+    "load_program",
+    "member_history",
+    "member_reward_orders",
+    "person_coupons",
+    "process_feed",
+    "program_views",
+    "redeem_coupon",
+    "redeem_points",
+    "redeem_reward",
+    "run_due",
+    "set_member_tier",
+    "sync_merges",
+    "tier_history",
+    "update_program",
+    "verify_member",
+    "void_coupon",
+]
