@@ -2,12 +2,26 @@
 
 from siyu.identity.identifiers import (
     IDENTIFIER_TYPES,
+    MATCH,
     SOURCE_CUSTOMER,
     IdentifierError,
     NormalizedIdentifiers,
     normalize_identifiers,
     normalize_phone,
     phone_sha256,
+)
+from siyu.identity.matching.schemas import (
+    MatchRunReport,
+    ReviewDecision,
+    ReviewItem,
+    ReviewRecord,
+)
+from siyu.identity.matching.service import (
+    MatchError,
+    decide_review,
+    list_review,
+    match_new_records,
+    run_matching,
 )
 from siyu.identity.schemas import (
     BlockedView,
@@ -33,22 +47,31 @@ from siyu.identity.service import (
 
 __all__ = [
     "IDENTIFIER_TYPES",
+    "MATCH",
     "SOURCE_CUSTOMER",
     "BlockedView",
     "DetachResult",
     "IdentifierError",
     "IdentityError",
+    "MatchError",
+    "MatchRunReport",
     "NormalizedIdentifiers",
     "PersonExplanation",
     "RecordIdentity",
     "RecordRef",
     "ResolveReport",
+    "ReviewDecision",
+    "ReviewItem",
+    "ReviewRecord",
     "current_oneid",
+    "decide_review",
     "detach_record",
     "explain_person",
     "find_persons",
     "iter_identity_map",
     "list_blocked",
+    "list_review",
+    "match_new_records",
     "normalize_identifiers",
     "normalize_phone",
     "oneids_of_records",
@@ -56,4 +79,5 @@ __all__ = [
     "person_records",
     "phone_sha256",
     "resolve_records",
+    "run_matching",
 ]

@@ -1,5 +1,6 @@
 """Canonical records (customer, order, refund, event): the contract and their storage."""
 
+from siyu.records.match_fields import iter_customer_match_fields
 from siyu.records.models import CustomerRecord, Event, Order, Refund
 from siyu.records.schemas import (
     RECORD_MODELS,
@@ -40,6 +41,7 @@ __all__ = [
     "customer_records",
     "events",
     "find_customer_records",
+    "iter_customer_match_fields",
     "orders",
     "refunds_of_orders",
     "store_records",

@@ -1,6 +1,7 @@
 """Every domain's tables in one metadata, for Alembic (domains never import each other's)."""
 
 from siyu.identity import models as _identity  # noqa: F401
+from siyu.identity.matching import models as _matching  # noqa: F401
 from siyu.ingest import models as _ingest  # noqa: F401
 from siyu.records import models as _records  # noqa: F401
 from siyu.store.base import Base

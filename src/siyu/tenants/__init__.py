@@ -1,6 +1,12 @@
 """Tenants (brands): settings, identity rules and API keys. Public names below."""
 
-from siyu.tenants.schemas import ApiKeyCreated, IdentityRules, TenantContext, TenantSettings
+from siyu.tenants.schemas import (
+    ApiKeyCreated,
+    IdentityRules,
+    MatchRules,
+    TenantContext,
+    TenantSettings,
+)
 from siyu.tenants.service import (
     ROLES,
     UnknownTenantError,
@@ -16,6 +22,7 @@ __all__ = [
     "ROLES",
     "ApiKeyCreated",
     "IdentityRules",
+    "MatchRules",
     "TenantContext",
     "TenantSettings",
     "UnknownTenantError",

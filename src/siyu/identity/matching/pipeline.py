@@ -1,0 +1,259 @@
+"""The scoring core: customer records in (RECORD_SCHEMA), scored candidate pairs out.
+
+features → blocking (candidate pairs) → comparison vectors → Fellegi–Sunter weights.
+Training estimates u from random record pairs and m by EM over each blocking rule's pairs
+(leaving out the comparisons that rule forces to agree), then the prior. Pure: DuckDB in
+memory and numpy, nothing read from or written to the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from siyu.identity.matching.blocking import (
+    BLOCKING_RULES,
+    MAX_BLOCK,
+    BlockingRule,
+    block_keys,
+    rule_pairs,
+)
+from siyu.identity.matching.blocking import candidate_pairs as block
+from siyu.identity.matching.comparisons import (
+    COMPARISONS,
+    Comparison,
+    comparison_vectors,
+    gamma_matrix,
+    term_frequencies,
+    tf_table,
+)
+from siyu.identity.matching.features import features
+from siyu.identity.matching.model import (
+    FSModel,
+    estimate_prior,
+    expectation_maximisation,
+    initial_m,
+    level_frequencies,
+    partial_weights,
+    prior_bits,
+    probability,
+)
+
+
+@dataclass(frozen=True)
+class MatchOptions:
+    max_block: int = MAX_BLOCK
+    random_pairs: int = 1_000_000  # for u
+    training_pairs: int = 500_000  # per blocking rule, for m
+    seed: int = 42
+    rules: tuple[BlockingRule, ...] = BLOCKING_RULES
+    comparisons: tuple[Comparison, ...] = COMPARISONS
+
+
+@dataclass
+class ScoredPairs:
+    """Candidate pairs of records in different persons, with their scores."""
+
+    model: FSModel
+    pairs: pa.Table  # rid_l, rid_r, oneid_l, oneid_r, rule, g_<comparison>..., weight, probability
+    partial: np.ndarray  # log2(m/u) per pair and comparison (0 = not comparable)
+    candidates: int  # all candidate pairs, including pairs already one person
+
+    def rule_names(self, options: MatchOptions) -> list[str]:
+        return [options.rules[i].name for i in self.pairs.column("rule").to_pylist()]
+
+
+def score_records(
+    records: pa.Table,
+    *,
+    model: FSModel | None = None,
+    new_rids: Sequence[int] | None = None,
+    options: MatchOptions | None = None,
+) -> ScoredPairs:
+    """Score the candidate pairs of `records`; trains a model from them unless one is given.
+
+    With `new_rids`, only pairs involving one of those records are scored (online)."""
+    options = options or MatchOptions()
+    con = duckdb.connect()
+    try:
+        con.register("feats", features(records))
+        only = None
+        if new_rids is not None:
+            con.register("new_rids", pa.table({"rid": pa.array(list(new_rids), pa.int64())}))
+            only = "new_rids"
+        candidates = block(
+            con, feats="feats", rules=options.rules, max_block=options.max_block, only_rids=only
+        )
+        cross = candidates.filter(pc.invert(candidates.column("same_oneid")))
+        con.register("cross_pairs", cross)
+        tf = model.tf if model else term_frequencies(con, feats="feats")
+        con.register("tf", tf_table(tf))
+        vectors = comparison_vectors(
+            con, pairs="cross_pairs", feats="feats", tf="tf", comparisons=options.comparisons
+        )
+        gamma = gamma_matrix(vectors, options.comparisons)
+        tf_values = {
+            c.name: vectors.column(f"tf_{c.name}").to_numpy(zero_copy_only=False).astype(float)
+            for c in options.comparisons
+            if f"tf_{c.name}" in vectors.column_names
+        }
+        if model is None:
+            model = train(
+                con,
+                feats="feats",
+                options=options,
+                tf=tf,
+                candidates=(gamma, tf_values),
+                known_matches=_pairs_within_persons(records),
+                total_pairs=records.num_rows * (records.num_rows - 1) // 2,
+            )
+        partial = partial_weights(model, gamma, tf_values)
+        weights = prior_bits(model.prior) + partial.sum(axis=1)
+        con.register("vectors", vectors)
+        con.register("scores", pa.table({"weight": weights, "probability": probability(weights)}))
+        # vectors are ordered by (rid_l, rid_r), as `cross_pairs` is: positional join is safe.
+        pairs = con.sql(
+            "SELECT v.rid_l, v.rid_r, fl.oneid AS oneid_l, fr.oneid AS oneid_r, c.rule,"
+            f" {', '.join(f'v.g_{c.name}' for c in options.comparisons)},"
+            " s.weight, s.probability"
+            " FROM vectors v POSITIONAL JOIN scores s"
+            " JOIN cross_pairs c ON c.rid_l = v.rid_l AND c.rid_r = v.rid_r"
+            " JOIN feats fl ON fl.rid = v.rid_l JOIN feats fr ON fr.rid = v.rid_r"
+            " ORDER BY v.rid_l, v.rid_r"
+        ).to_arrow_table()
+        return ScoredPairs(model, pairs, partial, candidates.num_rows)
+    finally:
+        con.close()
+
+
+def train(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    feats: str,
+    options: MatchOptions,
+    tf: dict[str, dict[str, float]],
+    candidates: tuple[np.ndarray, dict[str, np.ndarray]],
+    known_matches: int,
+    total_pairs: int,
+) -> FSModel:
+    """u from random pairs, m by EM per training rule, then the prior and u refined together.
+
+    `candidates` are the comparison vectors (and term frequencies) of the candidate pairs
+    in different persons: the pairs whose matches the prior counts."""
+    comparisons = options.comparisons
+    sizes = [len(c.levels) for c in comparisons]
+    ids = con.sql(f"SELECT rid, oneid FROM {feats} ORDER BY rid").to_arrow_table()
+    con.register("random_pairs", _random_pairs(ids, options))
+    random_gamma = gamma_matrix(
+        comparison_vectors(
+            con, pairs="random_pairs", feats=feats, comparisons=comparisons, ordered=False
+        ),
+        comparisons,
+    )
+    u = level_frequencies(random_gamma, sizes)
+    model = FSModel(
+        names=tuple(c.name for c in comparisons),
+        labels=tuple(c.labels for c in comparisons),
+        m=_fit_m(con, feats=feats, options=options, u=u),
+        u=u,
+        prior=0.0,
+        tf=tf,
+        tf_levels={
+            c.name: tuple(i for i, lvl in enumerate(c.levels) if lvl.tf)
+            for c in comparisons
+            if any(lvl.tf for lvl in c.levels)
+        },
+    )
+    gamma, tf_values = candidates
+    for _ in range(3):
+        model.prior = estimate_prior(
+            partial_weights(model, gamma, tf_values).sum(axis=1),
+            known_matches=known_matches,
+            total_pairs=total_pairs,
+        )
+        # The random sample still holds a few matches the strong identifiers missed; they
+        # are most of its rarest agreements (a masked phone). Weight each pair by its
+        # chance of being a non-match, so u describes non-matches.
+        chance = probability(prior_bits(model.prior) + partial_weights(model, random_gamma).sum(1))
+        model.u = level_frequencies(random_gamma, sizes, weights=1.0 - chance)
+    model.prior = estimate_prior(
+        partial_weights(model, gamma, tf_values).sum(axis=1),
+        known_matches=known_matches,
+        total_pairs=total_pairs,
+    )
+    return model
+
+
+def _fit_m(
+    con: duckdb.DuckDBPyConnection, *, feats: str, options: MatchOptions, u: list[np.ndarray]
+) -> list[np.ndarray]:
+    """m by EM over each training rule's pairs (u fixed), averaged over the rules."""
+    comparisons = options.comparisons
+    sizes = [len(c.levels) for c in comparisons]
+    m_sum = [np.zeros(size) for size in sizes]
+    fitted = [0] * len(sizes)
+    for rule in (r for r in options.rules if r.train):
+        pairs = rule_pairs(
+            con, feats=feats, rule=rule, max_block=options.max_block, limit=options.training_pairs
+        )
+        con.register("rule_pairs", pairs)
+        gamma = gamma_matrix(
+            comparison_vectors(
+                con, pairs="rule_pairs", feats=feats, comparisons=comparisons, ordered=False
+            ),
+            comparisons,
+        )
+        # A comparison the rule's key reads agrees on every pair the rule makes: it says
+        # nothing about matches there, so it sits out this rule's EM.
+        active = [not (c.uses & set(rule.columns)) for c in comparisons]
+        result = expectation_maximisation(
+            gamma, sizes=sizes, m=initial_m(sizes), u=u, active=active, fix_u=True
+        )
+        for k, on in enumerate(active):
+            # A comparison no pair of this rule could be compared on learnt nothing here.
+            if on and (gamma[:, k] >= 0).any():
+                m_sum[k] += result.m[k]
+                fitted[k] += 1
+    start = initial_m(sizes)
+    return [m_sum[k] / fitted[k] if fitted[k] else start[k] for k in range(len(sizes))]
+
+
+def record_block_keys(
+    records: pa.Table, options: MatchOptions | None = None
+) -> list[tuple[int, str]]:
+    """(rid, hashed blocking key) of every record, for the store's block index."""
+    options = options or MatchOptions()
+    con = duckdb.connect()
+    try:
+        con.register("feats", features(records))
+        return block_keys(con, feats="feats", rules=options.rules)
+    finally:
+        con.close()
+
+
+def _random_pairs(ids: pa.Table, options: MatchOptions) -> pa.Table:
+    """Random record pairs of different persons (reproducible from the seed)."""
+    rids = ids.column("rid").to_numpy()
+    n = len(rids)
+    count = min(options.random_pairs, n * (n - 1) // 2)
+    rng = np.random.default_rng(options.seed)
+    i = rng.integers(0, max(n, 1), size=count)
+    j = rng.integers(0, max(n - 1, 1), size=count)
+    j = j + (j >= i)  # never a record with itself
+    # Pairs already one person are known matches: leaving them out keeps u about
+    # non-matches (they would dominate the rarest agreement levels).
+    persons = pc.dictionary_encode(ids.column("oneid")).combine_chunks().indices.to_numpy()
+    keep = persons[i] != persons[j]
+    i, j = i[keep], j[keep]
+    return pa.table({"rid_l": np.minimum(rids[i], rids[j]), "rid_r": np.maximum(rids[i], rids[j])})
+
+
+def _pairs_within_persons(records: pa.Table) -> int:
+    """Record pairs already one person (known matches)."""
+    counts = pc.value_counts(records.column("oneid")).field("counts").to_numpy()
+    return int((counts * (counts - 1) // 2).sum())

@@ -1,0 +1,363 @@
+"""Probabilistic matching use cases: the batch run, online scoring, the review queue."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from siyu.identity import service as identity_service
+from siyu.identity.identifiers import MATCH
+from siyu.identity.matching import store
+from siyu.identity.matching.decide import PersonPair, Proposal, person_pair, propose
+from siyu.identity.matching.links import add_match_keys, remove_match_keys
+from siyu.identity.matching.models import MatchLink
+from siyu.identity.matching.pipeline import (
+    MatchOptions,
+    ScoredPairs,
+    record_block_keys,
+    score_records,
+)
+from siyu.identity.matching.schemas import (
+    MatchRunReport,
+    ReviewDecision,
+    ReviewItem,
+    ReviewRecord,
+)
+from siyu.identity.models import CannotLink, IdentityChange
+from siyu.identity.state import chunks, lock_tenant
+from siyu.store.base import utcnow
+from siyu.tenants import TenantContext
+
+MERGE_CHUNK = 200  # accepted matches replayed together (bounded by the online replay limit)
+
+
+class MatchError(LookupError):
+    """A matching operation that cannot be done; the message says why."""
+
+
+def run_matching(
+    *,
+    session: Session,
+    tenant: TenantContext,
+    actor: str = "system",
+    accept: float | None = None,
+    review: float | None = None,
+    dry_run: bool = False,
+) -> MatchRunReport:
+    """Train the model on all customer records, score every block, merge and queue pairs."""
+    started = time.perf_counter()
+    lock_tenant(session, tenant.id)
+    options = _options(tenant)
+    records = store.load_records(session, tenant)
+    report = MatchRunReport(records=records.num_rows)
+    report.persons_before = report.persons_after = _persons(records.column("oneid").to_pylist())
+    if records.num_rows < 2:
+        report.skipped = "fewer than two customer records"
+        return report
+    scored = score_records(records, options=options)
+    report.candidates, report.scored = scored.candidates, scored.pairs.num_rows
+    proposals = _proposals(session, tenant, scored, options, accept=accept, review=review)
+    if not dry_run:
+        report.model_id = store.save_model(
+            session,
+            tenant,
+            scored.model,
+            {"records": records.num_rows, "candidates": scored.candidates},
+        )
+        store.replace_keys(session, tenant, record_block_keys(records, options))
+        _apply(session, tenant, proposals, report, actor=actor)
+        report.persons_after = _persons(
+            [o for _s, o in store.customer_links(session, tenant).values()]
+        )
+    else:
+        report.accepted = sum(p.accept for p in proposals)
+        report.review = len(proposals) - report.accepted
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def match_new_records(
+    *, session: Session, tenant: TenantContext, refs: Sequence[tuple[str, str]]
+) -> MatchRunReport:
+    """Score arriving customer records (source, external_id) against their blocks."""
+    started = time.perf_counter()
+    report = MatchRunReport()
+    found = store.latest_model(session, tenant)
+    if found is None:
+        report.skipped = "no trained model: run `siyu identity match` first"
+        return report
+    model_id, model = found
+    lock_tenant(session, tenant.id)
+    options = _options(tenant)
+    seqs = sorted(seq for seq, _oneid in store.customer_links_of(session, tenant, refs).values())
+    arriving = store.load_records(session, tenant, seqs=seqs)
+    keys = record_block_keys(arriving, options)
+    store.replace_keys(session, tenant, keys, seqs=seqs)
+    members = store.block_members(
+        session, tenant, (k for _s, k in keys), max_block=options.max_block
+    )
+    records = store.load_records(session, tenant, seqs=sorted(members | set(seqs)))
+    report.records = records.num_rows
+    scored = score_records(records, model=model, new_rids=seqs, options=options)
+    report.candidates, report.scored, report.model_id = (
+        scored.candidates,
+        scored.pairs.num_rows,
+        model_id,
+    )
+    proposals = _proposals(session, tenant, scored, options)
+    _apply(session, tenant, proposals, report, actor="online")
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _options(tenant: TenantContext) -> MatchOptions:
+    return MatchOptions(max_block=tenant.settings.identity.matching.max_block)
+
+
+def _persons(oneids: Sequence[str]) -> int:
+    return len(set(oneids))
+
+
+def _proposals(
+    session: Session,
+    tenant: TenantContext,
+    scored: ScoredPairs,
+    options: MatchOptions,
+    *,
+    accept: float | None = None,
+    review: float | None = None,
+) -> list[Proposal]:
+    rules = tenant.settings.identity.matching
+    decided = store.decided_pairs(session, tenant)
+    cannot = store.cannot_link_pairs(session, tenant)
+    seqs = {s for pair in (*decided, *cannot) for s in pair}
+    oneid = store.current_oneids(session, tenant, seqs)
+    forbidden = {person_pair(oneid[a], oneid[b]) for a, b in cannot if a in oneid and b in oneid}
+    in_review: set[PersonPair] = {
+        person_pair(oneid[a], oneid[b]) for (a, b), status in decided.items() if status == "review"
+    }
+    return propose(
+        scored,
+        accept=rules.accept_probability if accept is None else accept,
+        review=rules.review_probability if review is None else review,
+        options=options,
+        decided=decided.keys(),
+        forbidden=forbidden,
+        in_review=in_review,
+    )
+
+
+def _apply(
+    session: Session,
+    tenant: TenantContext,
+    proposals: Sequence[Proposal],
+    report: MatchRunReport,
+    *,
+    actor: str,
+) -> None:
+    """Store the proposals as match links; merge the accepted ones."""
+    now = utcnow()
+    links = []
+    for p in proposals:
+        link = MatchLink(
+            tenant_id=tenant.id,
+            seq_a=p.seq_a,
+            seq_b=p.seq_b,
+            status="accepted" if p.accept else "review",
+            probability=p.probability,
+            weight=p.weight,
+            comparisons=p.comparisons,
+            rule=p.rule,
+            oneid_a=p.oneid_a,
+            oneid_b=p.oneid_b,
+            model_id=report.model_id,
+            proposed_at=now,
+            decided_at=now if p.accept else None,
+            decided_by=actor if p.accept else None,
+        )
+        session.add(link)
+        links.append(link)
+    session.flush()
+    accepted = [link for link in links if link.status == "accepted"]
+    merged = merge_links(session, tenant, accepted, actor=actor)
+    report.accepted += len(accepted)
+    report.merged += sum(merged)
+    report.blocked += len(merged) - sum(merged)
+    report.review += len(links) - len(accepted)
+    report.obsolete += _close_obsolete_reviews(session, tenant)
+
+
+def merge_links(
+    session: Session, tenant: TenantContext, links: Sequence[MatchLink], *, actor: str
+) -> list[bool]:
+    """Join the records of accepted matches through the identity machinery (shared key,
+    replay, guards); per link whether its records are now one person."""
+    before = store.current_oneids(
+        session, tenant, [s for link in links for s in (link.seq_a, link.seq_b)]
+    )
+    for part in chunks(list(links), MERGE_CHUNK):
+        add_match_keys(session, tenant.id, [(link.id, link.seq_a, link.seq_b) for link in part])
+        seeds = store.current_oneids(
+            session, tenant, [s for link in part for s in (link.seq_a, link.seq_b)]
+        )
+        identity_service.replay_persons(
+            session=session, tenant=tenant, seeds=set(seeds.values()), actor=actor
+        )
+    after = store.current_oneids(session, tenant, before)
+    merged = [after[link.seq_a] == after[link.seq_b] for link in links]
+    changes = [
+        {
+            "tenant_id": tenant.id,
+            "action": "match",
+            "kept_oneid": after[link.seq_a],
+            "retired_oneid": next(
+                (before[s] for s in (link.seq_b, link.seq_a) if before[s] != after[s]), None
+            ),
+            "id_type": MATCH,
+            "id_value": str(link.id),
+            "link_seq": link.seq_b,
+            "actor": actor,
+            "detail": {
+                "probability": round(link.probability, 6),
+                "weight": round(link.weight, 2),
+                "rule": link.rule,
+                "comparisons": link.comparisons,
+            },
+            "at": utcnow(),
+        }
+        for link, ok in zip(links, merged, strict=True)
+        if ok
+    ]
+    if changes:
+        session.execute(insert(IdentityChange), changes)
+    return merged
+
+
+def _close_obsolete_reviews(session: Session, tenant: TenantContext) -> int:
+    """Review items whose two records became one person some other way."""
+    pending = session.scalars(
+        select(MatchLink).where(MatchLink.tenant_id == tenant.id, MatchLink.status == "review")
+    ).all()
+    oneid = store.current_oneids(
+        session, tenant, [s for link in pending for s in (link.seq_a, link.seq_b)]
+    )
+    done = [link.id for link in pending if oneid.get(link.seq_a) == oneid.get(link.seq_b)]
+    store.mark(session, tenant, done, status="obsolete", actor="system")
+    return len(done)
+
+
+# -- the review queue --------------------------------------------------------------------
+
+
+def list_review(
+    *, session: Session, tenant: TenantContext, status: str = "review", limit: int = 100
+) -> list[ReviewItem]:
+    """Match links in a status (the review queue by default), most likely first."""
+    links = session.scalars(
+        select(MatchLink)
+        .where(MatchLink.tenant_id == tenant.id, MatchLink.status == status)
+        .order_by(MatchLink.weight.desc(), MatchLink.id)
+        .limit(limit)
+    ).all()
+    seqs = [s for link in links for s in (link.seq_a, link.seq_b)]
+    shown = _shown_records(session, tenant, seqs)
+    return [
+        ReviewItem(
+            id=link.id,
+            status=link.status,
+            probability=link.probability,
+            weight=link.weight,
+            rule=link.rule,
+            comparisons=link.comparisons,
+            a=shown[link.seq_a],
+            b=shown[link.seq_b],
+            proposed_at=link.proposed_at,
+            decided_by=link.decided_by,
+            decided_at=link.decided_at,
+            reason=link.reason,
+        )
+        for link in links
+        if link.seq_a in shown and link.seq_b in shown
+    ]
+
+
+def _shown_records(
+    session: Session, tenant: TenantContext, seqs: Sequence[int]
+) -> dict[int, ReviewRecord]:
+    """The compared fields of records, side by side for a reviewer (no phone hashes)."""
+    record_id = {seq: rid for (_s, rid), (seq, _o) in store.customer_links(
+        session, tenant, seqs=seqs
+    ).items()}  # fmt: skip
+    hidden = ("rid", "oneid", "source", "phone_sha256")
+    return {
+        row["rid"]: ReviewRecord(
+            seq=row["rid"],
+            source=row["source"],
+            record_id=record_id[row["rid"]],
+            oneid=row["oneid"],
+            fields={k: str(v) for k, v in row.items() if v is not None and k not in hidden},
+        )
+        for row in store.load_records(session, tenant, seqs=seqs).to_pylist()
+    }
+
+
+def decide_review(
+    *,
+    session: Session,
+    tenant: TenantContext,
+    link_id: int,
+    accept: bool,
+    actor: str,
+    reason: str | None = None,
+) -> ReviewDecision:
+    """Accept (merge) or reject (cannot-link) a proposed match; rejecting an accepted
+    match undoes its merge. The decision is kept: a rejected pair is never proposed again."""
+    lock_tenant(session, tenant.id)
+    link = session.scalar(
+        select(MatchLink).where(MatchLink.tenant_id == tenant.id, MatchLink.id == link_id)
+    )
+    if link is None:
+        raise MatchError(f"no match #{link_id}")
+    allowed = ("review",) if accept else ("review", "accepted")
+    if link.status not in allowed:
+        raise MatchError(
+            f"match #{link_id} is {link.status}: nothing to {'accept' if accept else 'reject'}"
+        )
+    was_accepted = link.status == "accepted"
+    link.status = "accepted" if accept else "rejected"
+    link.decided_at, link.decided_by, link.reason = utcnow(), actor, reason
+    session.flush()
+    if accept:
+        merge_links(session, tenant, [link], actor=actor)
+    else:
+        _cannot_link(session, tenant, link.seq_a, link.seq_b)
+        if was_accepted:
+            remove_match_keys(session, tenant.id, [link.id])
+            seeds = store.current_oneids(session, tenant, [link.seq_a, link.seq_b])
+            identity_service.replay_persons(
+                session=session, tenant=tenant, seeds=set(seeds.values()), actor=actor
+            )
+    after = store.current_oneids(session, tenant, [link.seq_a, link.seq_b])
+    _close_obsolete_reviews(session, tenant)
+    return ReviewDecision(
+        id=link.id,
+        status=link.status,
+        oneid_a=after[link.seq_a],
+        oneid_b=after[link.seq_b],
+        merged=after[link.seq_a] == after[link.seq_b],
+    )
+
+
+def _cannot_link(session: Session, tenant: TenantContext, seq_a: int, seq_b: int) -> None:
+    exists = session.scalar(
+        select(CannotLink.seq_a).where(
+            CannotLink.tenant_id == tenant.id,
+            CannotLink.seq_a == seq_a,
+            CannotLink.seq_b == seq_b,
+        )
+    )
+    if exists is None:
+        session.execute(insert(CannotLink).values(tenant_id=tenant.id, seq_a=seq_a, seq_b=seq_b))

@@ -1,0 +1,169 @@
+"""Moving matching state between the store and the scoring core."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from siyu import records
+from siyu.identity.matching.features import records_table
+from siyu.identity.matching.model import FSModel
+from siyu.identity.matching.models import MatchKey, MatchLink, MatchModel
+from siyu.identity.models import CannotLink, IdentityLink
+from siyu.identity.state import chunks, load_links
+from siyu.store.base import utcnow
+from siyu.store.bulk import insert_many
+from siyu.tenants import TenantContext
+
+Ref = tuple[str, str]  # (source, external_id) of a customer record
+
+
+def customer_links(
+    session: Session, tenant: TenantContext, *, seqs: Sequence[int] | None = None
+) -> dict[Ref, tuple[int, str]]:
+    """(seq, OneID) of customer records, all or those with the given link seqs."""
+    query = select(
+        IdentityLink.source, IdentityLink.record_id, IdentityLink.seq, IdentityLink.oneid
+    ).where(IdentityLink.tenant_id == tenant.id, IdentityLink.kind == "customer")
+    found: dict[Ref, tuple[int, str]] = {}
+    parts: Iterable[Sequence[int] | None] = [None] if seqs is None else chunks(sorted(seqs))
+    for part in parts:
+        narrowed = query if part is None else query.where(IdentityLink.seq.in_(part))
+        for source, record_id, seq, oneid in session.execute(narrowed):
+            found[(source, record_id)] = (int(seq), oneid)
+    return found
+
+
+def customer_links_of(
+    session: Session, tenant: TenantContext, refs: Sequence[Ref]
+) -> dict[Ref, tuple[int, str]]:
+    """(seq, OneID) of the customer records with these refs."""
+    rows = load_links(session, tenant.id, [("customer", source, rid) for source, rid in refs])
+    return {(source, rid): (int(row.seq), row.oneid) for (_k, source, rid), row in rows.items()}
+
+
+def load_records(
+    session: Session, tenant: TenantContext, *, seqs: Sequence[int] | None = None
+) -> pa.Table:
+    """The matching input (RECORD_SCHEMA): customer records with their seq and OneID."""
+    links = customer_links(session, tenant, seqs=seqs)
+    rows: list[dict[str, Any]] = []
+    refs = None if seqs is None else sorted(links)
+    for batch in records.iter_customer_match_fields(session=session, tenant=tenant, refs=refs):
+        for fields in batch:
+            link = links.get((fields["source"], fields["external_id"]))
+            if link is not None:  # a record not resolved yet has no person to match
+                rows.append({**fields, "rid": link[0], "oneid": link[1]})
+    return records_table(rows)
+
+
+def current_oneids(session: Session, tenant: TenantContext, seqs: Iterable[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for part in chunks(sorted(set(seqs))):
+        for seq, oneid in session.execute(
+            select(IdentityLink.seq, IdentityLink.oneid).where(
+                IdentityLink.tenant_id == tenant.id, IdentityLink.seq.in_(part)
+            )
+        ):
+            found[int(seq)] = oneid
+    return found
+
+
+def save_model(
+    session: Session, tenant: TenantContext, model: FSModel, stats: dict[str, Any]
+) -> int:
+    row = MatchModel(tenant_id=tenant.id, params=model.to_json(), stats=stats)
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def latest_model(session: Session, tenant: TenantContext) -> tuple[int, FSModel] | None:
+    row = session.scalar(
+        select(MatchModel)
+        .where(MatchModel.tenant_id == tenant.id)
+        .order_by(MatchModel.id.desc())
+        .limit(1)
+    )
+    return None if row is None else (row.id, FSModel.from_json(row.params))
+
+
+def replace_keys(
+    session: Session,
+    tenant: TenantContext,
+    keys: Sequence[tuple[int, str]],
+    *,
+    seqs: Sequence[int] | None = None,
+) -> None:
+    """Store records' block keys: all of the tenant's (seqs None) or those of `seqs`."""
+    if seqs is None:
+        session.execute(delete(MatchKey).where(MatchKey.tenant_id == tenant.id))
+    else:
+        for part in chunks(sorted(set(seqs))):
+            session.execute(
+                delete(MatchKey).where(MatchKey.tenant_id == tenant.id, MatchKey.seq.in_(part))
+            )
+    rows = [{"tenant_id": tenant.id, "key": k, "seq": s} for s, k in sorted(set(keys))]
+    insert_many(session, MatchKey, rows)
+
+
+def block_members(
+    session: Session, tenant: TenantContext, keys: Iterable[str], *, max_block: int
+) -> set[int]:
+    """Records sharing any of `keys`, skipping blocks larger than `max_block`."""
+    found: set[int] = set()
+    for part in chunks(sorted(set(keys))):
+        small = (
+            select(MatchKey.key)
+            .where(MatchKey.tenant_id == tenant.id, MatchKey.key.in_(part))
+            .group_by(MatchKey.key)
+            .having(func.count() <= max_block)
+        )
+        found.update(
+            int(seq)
+            for seq in session.scalars(
+                select(MatchKey.seq).where(MatchKey.tenant_id == tenant.id, MatchKey.key.in_(small))
+            )
+        )
+    return found
+
+
+def decided_pairs(session: Session, tenant: TenantContext) -> dict[tuple[int, int], str]:
+    """Record pairs that already have a match link, with its status."""
+    rows = session.execute(
+        select(MatchLink.seq_a, MatchLink.seq_b, MatchLink.status).where(
+            MatchLink.tenant_id == tenant.id
+        )
+    )
+    return {(int(a), int(b)): status for a, b, status in rows}
+
+
+def cannot_link_pairs(session: Session, tenant: TenantContext) -> list[tuple[int, int]]:
+    rows = session.execute(
+        select(CannotLink.seq_a, CannotLink.seq_b).where(CannotLink.tenant_id == tenant.id)
+    )
+    return [(int(a), int(b)) for a, b in rows]
+
+
+def mark(
+    session: Session,
+    tenant: TenantContext,
+    link_ids: Sequence[int],
+    *,
+    status: str,
+    actor: str,
+    reason: str | None = None,
+) -> None:
+    """Record a decision on match links."""
+    now = utcnow()
+    for part in chunks(sorted(link_ids)):
+        for link in session.scalars(
+            select(MatchLink).where(MatchLink.tenant_id == tenant.id, MatchLink.id.in_(part))
+        ):
+            link.status, link.decided_at, link.decided_by = status, now, actor
+            link.reason = reason
+    session.flush()
