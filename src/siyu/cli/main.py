@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from siyu.cli import admin, bench, demo
+from siyu.cli import admin, bench, demo, identity_match
 from siyu.cli import ingest as ingest_cli
 from siyu.cli import person as person_cli
 from siyu.cli.common import options
@@ -35,9 +35,12 @@ app.command("ingest")(ingest_cli.ingest_command)
 app.add_typer(ingest_cli.quarantine_app, name="quarantine")
 app.add_typer(ingest_cli.export_app, name="export")
 app.add_typer(person_cli.identity_app, name="identity")
+person_cli.identity_app.command("match")(identity_match.match_command)
+person_cli.identity_app.add_typer(identity_match.review_app, name="review")
 app.add_typer(person_cli.person_app, name="person")
 app.add_typer(admin.apikey_app, name="apikey")
 app.command("serve")(admin.serve)
 app.command("migrate")(admin.migrate)
 app.command("demo")(demo.demo)
 app.add_typer(bench.bench_app, name="bench")
+bench.bench_app.command("matching")(identity_match.bench_matching)

@@ -22,6 +22,7 @@ from siyu.identity.matching.service import (
     list_review,
     match_new_records,
     run_matching,
+    score_customer_records,
 )
 from siyu.identity.schemas import (
     BlockedView,
@@ -80,4 +81,5 @@ __all__ = [
     "phone_sha256",
     "resolve_records",
     "run_matching",
+    "score_customer_records",
 ]

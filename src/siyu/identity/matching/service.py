@@ -29,6 +29,7 @@ from siyu.identity.matching.schemas import (
 from siyu.identity.models import CannotLink, IdentityChange
 from siyu.identity.state import chunks, lock_tenant
 from siyu.store.base import utcnow
+from siyu.store.bulk import insert_many
 from siyu.tenants import TenantContext
 
 MERGE_CHUNK = 200  # accepted matches replayed together (bounded by the online replay limit)
@@ -77,6 +78,11 @@ def run_matching(
         report.review = len(proposals) - report.accepted
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def score_customer_records(*, session: Session, tenant: TenantContext) -> ScoredPairs:
+    """Train on and score all customer records, changing nothing (evaluation, dry runs)."""
+    return score_records(store.load_records(session, tenant), options=_options(tenant))
 
 
 def match_new_records(
@@ -159,92 +165,62 @@ def _apply(
     actor: str,
 ) -> None:
     """Store the proposals as match links; merge the accepted ones."""
-    now = utcnow()
-    links = []
-    for p in proposals:
-        link = MatchLink(
-            tenant_id=tenant.id,
-            seq_a=p.seq_a,
-            seq_b=p.seq_b,
-            status="accepted" if p.accept else "review",
-            probability=p.probability,
-            weight=p.weight,
-            comparisons=p.comparisons,
-            rule=p.rule,
-            oneid_a=p.oneid_a,
-            oneid_b=p.oneid_b,
-            model_id=report.model_id,
-            proposed_at=now,
-            decided_at=now if p.accept else None,
-            decided_by=actor if p.accept else None,
-        )
-        session.add(link)
-        links.append(link)
-    session.flush()
-    accepted = [link for link in links if link.status == "accepted"]
+    accepted = store.insert_links(session, tenant, proposals, model_id=report.model_id, actor=actor)
     merged = merge_links(session, tenant, accepted, actor=actor)
     report.accepted += len(accepted)
     report.merged += sum(merged)
     report.blocked += len(merged) - sum(merged)
-    report.review += len(links) - len(accepted)
+    report.review += len(proposals) - len(accepted)
     report.obsolete += _close_obsolete_reviews(session, tenant)
 
 
 def merge_links(
-    session: Session, tenant: TenantContext, links: Sequence[MatchLink], *, actor: str
+    session: Session, tenant: TenantContext, links: Sequence[store.Accepted], *, actor: str
 ) -> list[bool]:
     """Join the records of accepted matches through the identity machinery (shared key,
     replay, guards); per link whether its records are now one person."""
-    before = store.current_oneids(
-        session, tenant, [s for link in links for s in (link.seq_a, link.seq_b)]
-    )
+    before = store.current_oneids(session, tenant, [s for x in links for s in (x.seq_a, x.seq_b)])
     for part in chunks(list(links), MERGE_CHUNK):
-        add_match_keys(session, tenant.id, [(link.id, link.seq_a, link.seq_b) for link in part])
-        seeds = store.current_oneids(
-            session, tenant, [s for link in part for s in (link.seq_a, link.seq_b)]
-        )
+        add_match_keys(session, tenant.id, [(x.id, x.seq_a, x.seq_b) for x in part])
+        seeds = store.current_oneids(session, tenant, [s for x in part for s in (x.seq_a, x.seq_b)])
         identity_service.replay_persons(
             session=session, tenant=tenant, seeds=set(seeds.values()), actor=actor
         )
     after = store.current_oneids(session, tenant, before)
-    merged = [after[link.seq_a] == after[link.seq_b] for link in links]
+    merged = [after[x.seq_a] == after[x.seq_b] for x in links]
+    now = utcnow()
     changes = [
         {
             "tenant_id": tenant.id,
             "action": "match",
-            "kept_oneid": after[link.seq_a],
+            "kept_oneid": after[x.seq_a],
             "retired_oneid": next(
-                (before[s] for s in (link.seq_b, link.seq_a) if before[s] != after[s]), None
+                (before[s] for s in (x.seq_b, x.seq_a) if before[s] != after[s]), None
             ),
             "id_type": MATCH,
-            "id_value": str(link.id),
-            "link_seq": link.seq_b,
+            "id_value": str(x.id),
+            "link_seq": x.seq_b,
             "actor": actor,
             "detail": {
-                "probability": round(link.probability, 6),
-                "weight": round(link.weight, 2),
-                "rule": link.rule,
-                "comparisons": link.comparisons,
+                "probability": round(x.probability, 6),
+                "weight": round(x.weight, 2),
+                "rule": x.rule,
+                "comparisons": x.comparisons,
             },
-            "at": utcnow(),
+            "at": now,
         }
-        for link, ok in zip(links, merged, strict=True)
+        for x, ok in zip(links, merged, strict=True)
         if ok
     ]
-    if changes:
-        session.execute(insert(IdentityChange), changes)
+    insert_many(session, IdentityChange, changes)
     return merged
 
 
 def _close_obsolete_reviews(session: Session, tenant: TenantContext) -> int:
     """Review items whose two records became one person some other way."""
-    pending = session.scalars(
-        select(MatchLink).where(MatchLink.tenant_id == tenant.id, MatchLink.status == "review")
-    ).all()
-    oneid = store.current_oneids(
-        session, tenant, [s for link in pending for s in (link.seq_a, link.seq_b)]
-    )
-    done = [link.id for link in pending if oneid.get(link.seq_a) == oneid.get(link.seq_b)]
+    pending = store.links_in_status(session, tenant, "review")
+    oneid = store.current_oneids(session, tenant, [s for _i, a, b in pending for s in (a, b)])
+    done = [i for i, a, b in pending if oneid.get(a) == oneid.get(b)]
     store.mark(session, tenant, done, status="obsolete", actor="system")
     return len(done)
 
@@ -331,7 +307,7 @@ def decide_review(
     link.decided_at, link.decided_by, link.reason = utcnow(), actor, reason
     session.flush()
     if accept:
-        merge_links(session, tenant, [link], actor=actor)
+        merge_links(session, tenant, [store.Accepted.of(link)], actor=actor)
     else:
         _cannot_link(session, tenant, link.seq_a, link.seq_b)
         if was_accepted:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from siyu import records
+from siyu.identity.matching.decide import Proposal
 from siyu.identity.matching.features import records_table
 from siyu.identity.matching.model import FSModel
 from siyu.identity.matching.models import MatchKey, MatchLink, MatchModel
@@ -161,9 +163,94 @@ def mark(
     """Record a decision on match links."""
     now = utcnow()
     for part in chunks(sorted(link_ids)):
-        for link in session.scalars(
-            select(MatchLink).where(MatchLink.tenant_id == tenant.id, MatchLink.id.in_(part))
+        session.execute(
+            update(MatchLink)
+            .where(MatchLink.tenant_id == tenant.id, MatchLink.id.in_(part))
+            .values(status=status, decided_at=now, decided_by=actor, reason=reason)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def links_in_status(
+    session: Session, tenant: TenantContext, status: str
+) -> list[tuple[int, int, int]]:
+    """(id, seq_a, seq_b) of the match links in a status."""
+    rows = session.execute(
+        select(MatchLink.id, MatchLink.seq_a, MatchLink.seq_b).where(
+            MatchLink.tenant_id == tenant.id, MatchLink.status == status
+        )
+    )
+    return [(int(i), int(a), int(b)) for i, a, b in rows]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """An accepted match to merge (plain data: batches hold thousands)."""
+
+    id: int
+    seq_a: int
+    seq_b: int
+    probability: float
+    weight: float
+    rule: str
+    comparisons: dict[str, Any]
+
+    @classmethod
+    def of(cls, link: MatchLink) -> Accepted:
+        return cls(
+            link.id, link.seq_a, link.seq_b, link.probability, link.weight, link.rule,
+            link.comparisons,
+        )  # fmt: skip
+
+
+def insert_links(
+    session: Session,
+    tenant: TenantContext,
+    proposals: Sequence[Proposal],
+    *,
+    model_id: int | None,
+    actor: str,
+) -> list[Accepted]:
+    """Store proposals as match links (accepted, or waiting for review); the accepted ones
+    come back with their ids, in the proposals' order."""
+    now = utcnow()
+    insert_many(
+        session,
+        MatchLink,
+        [
+            {
+                "tenant_id": tenant.id,
+                "seq_a": p.seq_a,
+                "seq_b": p.seq_b,
+                "status": "accepted" if p.accept else "review",
+                "probability": p.probability,
+                "weight": p.weight,
+                "comparisons": p.comparisons,
+                "rule": p.rule,
+                "oneid_a": p.oneid_a,
+                "oneid_b": p.oneid_b,
+                "model_id": model_id,
+                "proposed_at": now,
+                "decided_at": now if p.accept else None,
+                "decided_by": actor if p.accept else None,
+                "reason": None,
+            }
+            for p in proposals
+        ],
+    )
+    wanted = [(p.seq_a, p.seq_b) for p in proposals if p.accept]
+    ids: dict[tuple[int, int], int] = {}
+    for part in chunks(wanted):
+        for link_id, a, b in session.execute(
+            select(MatchLink.id, MatchLink.seq_a, MatchLink.seq_b).where(
+                MatchLink.tenant_id == tenant.id,
+                tuple_(MatchLink.seq_a, MatchLink.seq_b).in_(part),
+            )
         ):
-            link.status, link.decided_at, link.decided_by = status, now, actor
-            link.reason = reason
-    session.flush()
+            ids[(int(a), int(b))] = int(link_id)
+    return [
+        Accepted(ids[(p.seq_a, p.seq_b)], p.seq_a, p.seq_b, p.probability, p.weight, p.rule,
+                 p.comparisons)
+        for p in proposals
+        if p.accept
+    ]  # fmt: skip
