@@ -20,7 +20,7 @@ _SHOWN: Final = {
     "tmall": (0.95, 0.6, 0.3, 0.97, 0.9),
     "jd": (0.95, 0.5, 0.2, 0.97, 0.9),
     "douyin": (0.95, 0.7, 0.0, 0.95, 0.9),
-    "wechat_mp": (0.7, 0.8, 0.6, 0.85, 0.6),
+    "wechat_mp": (0.8, 0.8, 0.6, 0.9, 0.6),
     "pos": (0.95, 0.95, 0.7, 1.0, 0.4),
     "wecom": (0.95, 0.9, 0.0, 0.5, 0.0),
 }
@@ -135,7 +135,7 @@ def write_customer(
         # Douyin shows only a masked phone: a matching hint, not an identifier.
         ids["douyin_openid"] = "_000" + token(rng, 24)
         attrs["nickname"] = rng.choice(NICKNAMES) + str(rng.randrange(100, 9999))
-        if r() < 0.95:
+        if r() < 0.97:
             ids["phone"] = masked(phone)
     elif source == "wechat_mp":
         ids["wechat_openid"] = f"{WX_APPID}/o{token(rng, 20)[:27]}"
@@ -162,6 +162,9 @@ def write_customer(
         ids["wecom_external_userid"] = f"{WECOM_CORPID}/{ext}"
         if r() < 0.8:
             ids["wechat_unionid"] = p.unionid
+        if second_phone or r() < 0.6:
+            # The phone the guide noted on the contact (remark_mobiles).
+            ids["phone"] = ctx.raw_phone(phone)
         home_store = True
         attrs["remark"] = p.family + ("女士" if p.gender == "f" else "先生")
         attrs["add_way"] = rng.choice(("qrcode", "search_phone", "card_share", "channel_code"))

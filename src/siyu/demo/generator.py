@@ -16,7 +16,7 @@ from siyu.demo.people import Person, street_address
 
 DEFAULT_NOW: Final = datetime(2026, 11, 1, 12, 0, tzinfo=TZ_SHANGHAI)
 # Sources where a raw or hashed phone is recorded, i.e. where a second phone can show up.
-_PHONE_SOURCES: Final = ("tmall", "jd", "wechat_mp", "pos")
+_PHONE_SOURCES: Final = ("tmall", "jd", "wechat_mp", "pos", "wecom")
 # Sources that record names at all (a typo elsewhere would be invisible).
 _NAME_SOURCES: Final = ("tmall", "jd", "douyin", "wechat_mp", "pos", "wecom")
 # Share of persons one of whose sources still has an address they moved away from.

@@ -21,10 +21,6 @@ import pyarrow as pa
 class BlockingRule:
     name: str
     columns: tuple[str, ...]  # feature columns that must all agree
-    # Trains m: a good share of its pairs match (a key of seven phone digits, a full name
-    # with a birth year). Broad keys that serve recall only would teach EM the
-    # non-matches that happen to agree on everything else.
-    train: bool = False
 
     def key_sql(self, alias: str = "") -> str:
         prefix = f"{alias}." if alias else ""
@@ -36,17 +32,37 @@ class BlockingRule:
         return " AND ".join(f"{prefix}{c} IS NOT NULL" for c in self.columns)
 
 
+_MASKED_PHONE = BlockingRule("masked_phone", ("phone_p3", "phone_s4"))
+_PHONE_SUFFIX_CITY = BlockingRule("phone_suffix_city", ("phone_s4", "city"))
+_NAME_BIRTH_YEAR = BlockingRule("name_birth_year", ("name_key", "b_year"))
+_EMAIL_LOCAL = BlockingRule("email_local", ("email_local",))
 BLOCKING_RULES: tuple[BlockingRule, ...] = (
     # A masked phone (138****5678) against a full or masked phone: 7 of 11 digits.
-    BlockingRule("masked_phone", ("phone_p3", "phone_s4"), train=True),
-    BlockingRule("phone_suffix_city", ("phone_s4", "city"), train=True),
-    BlockingRule("name_birth_year", ("name_key", "b_year"), train=True),
-    BlockingRule("email_local", ("email_local",), train=True),
+    _MASKED_PHONE,
+    _PHONE_SUFFIX_CITY,
+    _NAME_BIRTH_YEAR,
+    _EMAIL_LOCAL,
     # A full name alone (rarely enough to merge, but enough to look); common names make
     # blocks above max_block, which the name and city rule still splits.
     BlockingRule("name", ("name_key",)),
     BlockingRule("name_city", ("name_key", "city")),
     BlockingRule("postal_family", ("postal", "family_py")),
+    # Records with neither a name nor a phone: a street address's numbers, or a birthday,
+    # within a city.
+    BlockingRule("address", ("city", "addr_numbers")),
+    BlockingRule("birthday_city", ("bday", "city")),
+)
+# The rules m is trained on: a good share of their pairs match (seven phone digits, a
+# full name with a birth year). Broad keys that serve recall only would teach EM the
+# non-matches that happen to agree on everything else. Records already one person (by
+# strong identifiers) are known matches: they teach m for the fields those identifiers
+# do not decide (names, birthdays, places, stores).
+TRAINING_RULES: tuple[BlockingRule, ...] = (
+    _MASKED_PHONE,
+    _PHONE_SUFFIX_CITY,
+    _NAME_BIRTH_YEAR,
+    _EMAIL_LOCAL,
+    BlockingRule("same_person", ("oneid",)),
 )
 MAX_BLOCK = 300
 

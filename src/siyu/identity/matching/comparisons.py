@@ -44,31 +44,35 @@ def _both(column: str) -> str:
 
 
 _UNMASKED = "NOT l.name_masked AND NOT r.name_masked"
+_HAN_BOTH = "l.family_py IS NOT NULL AND r.family_py IS NOT NULL"  # Latin names have none
 _NAME = Comparison(
     "name",
     null="l.name_py IS NULL OR r.name_py IS NULL",
     levels=(
-        Level("exact", f"{_UNMASKED} AND l.name_text = r.name_text", tf="name_py"),
-        # Homophones (丽/莉), a Han name against its pinyin spelling.
-        Level("pinyin", f"{_UNMASKED} AND l.name_py = r.name_py", tf="name_py"),
-        # Family and given swapped: Zhang Wei / Wei Zhang / 张伟.
-        Level("swapped", f"{_UNMASKED} AND l.name_key = r.name_key"),
+        Level("exact", f"{_UNMASKED} AND l.name_text = r.name_text", tf="name_full_py"),
+        # A Han name against its pinyin spelling, in either order (Zhang Wei / Wei Zhang /
+        # 张伟): a Latin-written name does not say which part is the family name.
+        Level("latin", f"{_UNMASKED} AND NOT ({_HAN_BOTH}) AND l.name_key = r.name_key"),
+        # Same sound, other characters (丽/莉): a typo, or two people. Two Han names with
+        # family and given swapped (李雨 / 于丽) are two people, not a swap.
+        Level("homophone", f"{_UNMASKED} AND l.name_py = r.name_py", tf="name_full_py"),
         Level(
             "similar",
             f"{_UNMASKED} AND (jaro_winkler_similarity(l.name_flat, r.name_flat) >= 0.92"
             " OR (l.family_py = r.family_py AND length(l.name_text) >= 3"
             " AND damerau_levenshtein(l.name_text, r.name_text) <= 1))",
         ),
-        # A masked name (`张*`) can only agree on the family name.
+        # A masked name (`张*`) can only agree on the family name (a rare one says more).
         Level(
             "family",
             "(l.name_masked OR r.name_masked) AND (l.family_py = r.family_py"
             " OR list_contains(string_split(l.name_key, ' '), r.family_py)"
             " OR list_contains(string_split(r.name_key, ' '), l.family_py))",
+            tf="family_py",
         ),
         Level("different", "TRUE"),
     ),
-    uses=frozenset({"name_text", "name_py", "name_key", "family_py"}),
+    uses=frozenset({"name_text", "name_py", "name_full_py", "name_key", "family_py"}),
 )
 _BIRTHDAY = Comparison(
     "birthday",
@@ -100,7 +104,8 @@ _PHONE = Comparison(
         Level("suffix", f"NOT ({_BOTH_FULL}) AND l.phone_s4 = r.phone_s4"),
         Level("different", "TRUE"),
     ),
-    uses=frozenset({"phone_sha", "phone_p3", "phone_s4"}),
+    # Phones are strong identifiers: records one person by them agree by construction.
+    uses=frozenset({"phone_sha", "phone_p3", "phone_s4", "oneid"}),
 )
 _EMAIL = Comparison(
     "email",
@@ -111,7 +116,7 @@ _EMAIL = Comparison(
         Level("similar", "jaro_winkler_similarity(l.email_local, r.email_local) >= 0.9"),
         Level("different", "TRUE"),
     ),
-    uses=frozenset({"email", "email_local"}),
+    uses=frozenset({"email", "email_local", "oneid"}),  # e-mails too
 )
 _SAME_CITY = "(l.city = r.city OR l.postal = r.postal)"
 _LOCATION = Comparison(
@@ -121,16 +126,29 @@ _LOCATION = Comparison(
         " OR (r.province IS NULL AND r.city IS NULL AND r.postal IS NULL)"
     ),
     levels=(
+        # The same street address, as written or with other spacing/wording around the same
+        # numbers (road number, building, flat): near-unique but for a household.
         Level(
             "address",
-            f"{_both('addr')} AND {_SAME_CITY} AND jaro_winkler_similarity(l.addr, r.addr) >= 0.92",
+            f"{_both('addr')} AND {_SAME_CITY} AND (l.addr = r.addr"
+            " OR (l.addr_numbers = r.addr_numbers"
+            " AND jaro_winkler_similarity(l.addr, r.addr) >= 0.9))",
+        ),
+        # A masked street address (`人民路***`) whose visible part starts the other's.
+        Level(
+            "street",
+            f"{_SAME_CITY} AND coalesce(l.district = r.district, TRUE) AND"
+            " (starts_with(coalesce(r.addr, r.addr_prefix), l.addr_prefix)"
+            " OR starts_with(coalesce(l.addr, l.addr_prefix), r.addr_prefix))",
         ),
         Level("district", "l.city = r.city AND l.district = r.district"),
         Level("city", _SAME_CITY),
         Level("province", "l.province = r.province OR left(l.postal, 2) = left(r.postal, 2)"),
         Level("different", "TRUE"),
     ),
-    uses=frozenset({"province", "city", "district", "addr", "postal"}),
+    uses=frozenset(
+        {"province", "city", "district", "addr", "addr_numbers", "addr_prefix", "postal"}
+    ),
 )
 _GENDER = Comparison(
     "gender",
@@ -190,19 +208,21 @@ def comparison_vectors(
     joins = []
     for c in comparisons:
         selects.append(f"CAST({c.case_sql()} AS TINYINT) AS g_{c.name}")
-        tf_levels = [i for i, lvl in enumerate(c.levels) if lvl.tf]
-        if tf is not None and tf_levels:
-            column = c.levels[tf_levels[0]].tf
-            alias = f"tf_{c.name}"
+        whens = []
+        for column in sorted({lvl.tf for lvl in c.levels if lvl.tf}) if tf else ():
+            alias = f"tf_{c.name}_{column}"
+            # The agreed value: both sides hold it (a Latin name has no family of its own).
             joins.append(
                 f"LEFT JOIN {tf} {alias} ON {alias}.col = '{column}'"
-                f" AND {alias}.h = md5(l.{column})"
+                f" AND {alias}.h = md5(coalesce(l.{column}, r.{column}))"
             )
             default = f"(SELECT tf FROM {tf} WHERE col = '{column}' AND h = '{ONCE}')"
-            selects.append(
-                f"CASE WHEN ({c.case_sql()}) IN ({', '.join(map(str, tf_levels))})"
-                f" THEN coalesce({alias}.tf, {default}) END AS tf_{c.name}"
+            levels = ", ".join(str(i) for i, lvl in enumerate(c.levels) if lvl.tf == column)
+            whens.append(
+                f"WHEN ({c.case_sql()}) IN ({levels}) THEN coalesce({alias}.tf, {default})"
             )
+        if whens:
+            selects.append(f"CASE {' '.join(whens)} END AS tf_{c.name}")
     sql = (
         f"SELECT {', '.join(selects)} FROM {pairs} p"
         f" JOIN {feats} l ON l.rid = p.rid_l JOIN {feats} r ON r.rid = p.rid_r "
@@ -224,26 +244,32 @@ def gamma_matrix(
 
 
 def term_frequencies(
-    con: duckdb.DuckDBPyConnection, *, feats: str, comparisons: tuple[Comparison, ...] = COMPARISONS
+    con: duckdb.DuckDBPyConnection,
+    *,
+    feats: str,
+    holder: str = "oneid",
+    comparisons: tuple[Comparison, ...] = COMPARISONS,
 ) -> dict[str, dict[str, float]]:
-    """column -> (md5 of value -> frequency), for values held by at least two persons, and
-    under the key `ONCE` the frequency of a value held by one person (or never seen).
+    """column -> (md5 of value -> u), the chance that a record of another person has the
+    value; under the key `ONCE` the same for a value no one else holds.
 
-    Frequencies count persons (OneIDs), not records: a person with four records named
-    孙宁舒 is one holder of the name, which stays rare."""
+    Holders are persons (the `holder` column), not records: a person with four records
+    named 孙宁舒 holds the name once. Leave one out: of a value's n holders, the other
+    record of a non-matching pair is one of the n - 1 that are not this record's person
+    (one person split over two OneIDs still has a rare name). Only values with more than
+    two holders are listed; the rest get `ONCE`."""
     found: dict[str, dict[str, float]] = {}
     for col in tf_columns(comparisons):
-        # masked names (`张*`) are family names only: not values of the full name
-        present = f"{col} IS NOT NULL AND NOT coalesce(name_masked, FALSE)"
+        present = f"{col} IS NOT NULL"
         total = con.sql(
-            f"SELECT count(*) FROM (SELECT DISTINCT {col}, oneid FROM {feats} WHERE {present})"
+            f"SELECT count(*) FROM (SELECT DISTINCT {col}, {holder} FROM {feats} WHERE {present})"
         ).fetchone()
         holders = max(int(total[0]) if total else 0, 1)
         rows = con.sql(
-            f"SELECT md5({col}), count(DISTINCT oneid) FROM {feats} WHERE {present}"
-            f" GROUP BY {col} HAVING count(DISTINCT oneid) >= 2"
+            f"SELECT md5({col}), count(DISTINCT {holder}) FROM {feats} WHERE {present}"
+            f" GROUP BY {col} HAVING count(DISTINCT {holder}) > 2"
         ).fetchall()
-        found[col] = {str(h): n / holders for h, n in rows}
+        found[col] = {str(h): (n - 1) / holders for h, n in rows}
         found[col][ONCE] = 1 / holders
     return found
 

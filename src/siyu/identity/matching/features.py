@@ -48,6 +48,7 @@ FEATURE_SCHEMA = pa.schema(
         ("source", _S),
         ("name_text", _S),
         ("name_py", _S),
+        ("name_full_py", _S),  # pinyin of an unmasked name (its frequency is a full name's)
         ("name_flat", _S),  # pinyin without spaces, for edit similarity
         ("name_key", _S),
         ("family_py", _S),
@@ -66,6 +67,8 @@ FEATURE_SCHEMA = pa.schema(
         ("city", _S),
         ("district", _S),
         ("addr", _S),
+        ("addr_numbers", _S),  # the address's numbers in order: 12-3-1201
+        ("addr_prefix", _S),  # what a masked address shows: 人民路 of 人民路***
         ("postal", _S),
         ("store_id", _S),
         ("staff_id", _S),
@@ -73,6 +76,7 @@ FEATURE_SCHEMA = pa.schema(
 )
 _MAINLAND = re.compile(r"^1\d{10}$")
 _MASKED = re.compile(r"^(1\d{2})\*{4}(\d{4})$")
+_NUMBERS = re.compile(r"\d+")
 _ADDRESS_NOISE = re.compile(r"[\s,，、。.·#()（）\-_/]+")
 
 
@@ -109,12 +113,14 @@ def _record_features(row: dict[str, Any]) -> dict[str, Any]:
     b_year, b_month, b_day = _birthday(row["birthday"])
     p3, s4 = _phone_parts(row["phone"], row["masked_phone"])
     email = _clean(row["email"], str.lower)
+    addr = _clean(row["address"], normalise_address)
     return {
         "rid": row["rid"],
         "oneid": row["oneid"],
         "source": row["source"],
         "name_text": name.text if name else None,
         "name_py": name.pinyin if name else None,
+        "name_full_py": name.pinyin if name and not name.masked else None,
         "name_flat": name.pinyin.replace(" ", "") if name else None,
         "name_key": name.key if name else None,
         "family_py": name.family if name else None,
@@ -132,7 +138,9 @@ def _record_features(row: dict[str, Any]) -> dict[str, Any]:
         "province": _clean(row["province"], _place),
         "city": _clean(row["city"], _place),
         "district": _clean(row["district"], _place),
-        "addr": _clean(row["address"], normalise_address),
+        "addr": addr,
+        "addr_numbers": "-".join(_NUMBERS.findall(addr)) or None if addr else None,
+        "addr_prefix": _clean(row["address"], masked_address_prefix),
         "postal": _clean(row["postal_code"], _postal),
         "store_id": _clean(row["store_id"], str.strip),
         "staff_id": _clean(row["staff_id"], str.strip),
@@ -162,6 +170,13 @@ def normalise_address(value: str) -> str | None:
     if not text or any(mask in text for mask in MASKS):
         return None
     return text
+
+
+def masked_address_prefix(value: str) -> str | None:
+    """The visible start of a masked address (at least two characters), else None."""
+    text = _ADDRESS_NOISE.sub("", unicodedata.normalize("NFKC", value))
+    cut = min((text.find(mask) for mask in MASKS if mask in text), default=-1)
+    return text[:cut] if cut >= 2 else None
 
 
 def _birthday(value: str | None) -> tuple[int | None, int | None, int | None]:

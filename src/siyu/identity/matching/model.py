@@ -15,7 +15,10 @@ from typing import Any
 
 import numpy as np
 
-FLOOR = 1e-6  # no level is impossible: one surprising field must not veto a pair outright
+FLOOR = 1e-6  # no level is impossible, not even among non-matches
+# A field is wrong on one record in a thousand (a typo, a stale value): no single
+# disagreement among matches is rarer, so none vetoes a pair outright (at most ~10 bits).
+M_FLOOR = 1e-3
 
 
 @dataclass
@@ -31,6 +34,8 @@ class FSModel:
     # at least twice; tf_levels: comparison -> the levels those frequencies adjust.
     tf: dict[str, dict[str, float]] = field(default_factory=dict)
     tf_levels: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # Stores' places learnt from the records (store_id -> [province, city]).
+    places: dict[str, list[str]] = field(default_factory=dict)
 
     def bayes_bits(self) -> list[np.ndarray]:
         """log2(m/u) per comparison level."""
@@ -45,6 +50,7 @@ class FSModel:
             "prior": self.prior,
             "tf": self.tf,
             "tf_levels": {k: list(v) for k, v in self.tf_levels.items()},
+            "places": self.places,
         }
 
     @classmethod
@@ -57,11 +63,13 @@ class FSModel:
             prior=float(data["prior"]),
             tf={k: dict(v) for k, v in data.get("tf", {}).items()},
             tf_levels={k: tuple(v) for k, v in data.get("tf_levels", {}).items()},
+            places={k: list(v) for k, v in data.get("places", {}).items()},
         )
 
 
-def _normalised(values: np.ndarray) -> np.ndarray:
-    values = np.maximum(values, FLOOR)
+def normalised(values: np.ndarray, floor: float = FLOOR) -> np.ndarray:
+    """Probabilities from (weighted) counts, none below `floor`."""
+    values = np.maximum(values / max(float(values.sum()), 1e-300), floor)
     return np.asarray(values / values.sum())
 
 
@@ -77,7 +85,7 @@ def level_frequencies(
         counts = np.bincount(
             column[seen], weights=None if weights is None else weights[seen], minlength=size
         )[:size].astype(float)
-        result.append(_normalised((counts + 0.5) / (counts.sum() + 0.5 * size)))
+        result.append(normalised((counts + 0.5) / (counts.sum() + 0.5 * size)))
     return result
 
 
@@ -87,6 +95,9 @@ class EMResult:
     u: list[np.ndarray]
     lam: float  # share of matches among the pairs fitted
     iterations: int
+    # Expected number of matching pairs at each level (what m was normalised from): lets
+    # fits over several sets of pairs be pooled by evidence rather than averaged.
+    match_counts: list[np.ndarray] = field(default_factory=list)
 
 
 def expectation_maximisation(
@@ -109,8 +120,9 @@ def expectation_maximisation(
     cols = [k for k, on in enumerate(active) if on]
     m = [np.array(x, dtype=float) for x in m]
     u = [np.array(x, dtype=float) for x in u]
+    counts_m = [np.zeros(size) for size in sizes]
     if gamma.shape[0] == 0 or not cols:
-        return EMResult(m, u, lam, 0)
+        return EMResult(m, u, lam, 0, counts_m)
     # Identical comparison vectors share one posterior: fit over distinct patterns.
     patterns, counts = np.unique(gamma[:, cols], axis=0, return_counts=True)
     counts = counts.astype(float)
@@ -134,20 +146,20 @@ def expectation_maximisation(
         for j, k in enumerate(cols):
             levels = patterns[:, j]
             seen = levels >= 0
-            new_m = _normalised(
-                np.bincount(levels[seen], weights=w_match[seen], minlength=sizes[k])[: sizes[k]]
-            )
+            found = np.bincount(levels[seen], weights=w_match[seen], minlength=sizes[k])
+            counts_m[k] = found[: sizes[k]].astype(float)
+            new_m = normalised(counts_m[k])
             change = max(change, float(np.abs(new_m - m[k]).max()))
             m[k] = new_m
             if not fix_u:
-                new_u = _normalised(
+                new_u = normalised(
                     np.bincount(levels[seen], weights=w_non[seen], minlength=sizes[k])[: sizes[k]]
                 )
                 change = max(change, float(np.abs(new_u - u[k]).max()))
                 u[k] = new_u
         if change < tol:
             break
-    return EMResult(m, u, lam, iteration)
+    return EMResult(m, u, lam, iteration, counts_m)
 
 
 def initial_m(sizes: Sequence[int]) -> list[np.ndarray]:
@@ -156,7 +168,7 @@ def initial_m(sizes: Sequence[int]) -> list[np.ndarray]:
     for size in sizes:
         values = np.array([0.9 * 0.5**i for i in range(size)], dtype=float)
         values[-1] = 0.05
-        result.append(_normalised(values))
+        result.append(normalised(values))
     return result
 
 

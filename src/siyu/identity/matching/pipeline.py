@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from siyu.identity.matching.blocking import (
     BLOCKING_RULES,
     MAX_BLOCK,
+    TRAINING_RULES,
     BlockingRule,
     block_keys,
     rule_pairs,
@@ -34,11 +35,13 @@ from siyu.identity.matching.comparisons import (
 )
 from siyu.identity.matching.features import features
 from siyu.identity.matching.model import (
+    M_FLOOR,
     FSModel,
     estimate_prior,
     expectation_maximisation,
     initial_m,
     level_frequencies,
+    normalised,
     partial_weights,
     prior_bits,
     probability,
@@ -52,6 +55,7 @@ class MatchOptions:
     training_pairs: int = 500_000  # per blocking rule, for m
     seed: int = 42
     rules: tuple[BlockingRule, ...] = BLOCKING_RULES
+    training: tuple[BlockingRule, ...] = TRAINING_RULES
     comparisons: tuple[Comparison, ...] = COMPARISONS
 
 
@@ -63,9 +67,6 @@ class ScoredPairs:
     pairs: pa.Table  # rid_l, rid_r, oneid_l, oneid_r, rule, g_<comparison>..., weight, probability
     partial: np.ndarray  # log2(m/u) per pair and comparison (0 = not comparable)
     candidates: int  # all candidate pairs, including pairs already one person
-
-    def rule_names(self, options: MatchOptions) -> list[str]:
-        return [options.rules[i].name for i in self.pairs.column("rule").to_pylist()]
 
 
 def score_records(
@@ -81,7 +82,8 @@ def score_records(
     options = options or MatchOptions()
     con = duckdb.connect()
     try:
-        con.register("feats", features(records))
+        places = model.places if model else None
+        places = _register_features(con, records, places)
         only = None
         if new_rids is not None:
             con.register("new_rids", pa.table({"rid": pa.array(list(new_rids), pa.int64())}))
@@ -91,27 +93,10 @@ def score_records(
         )
         cross = candidates.filter(pc.invert(candidates.column("same_oneid")))
         con.register("cross_pairs", cross)
-        tf = model.tf if model else term_frequencies(con, feats="feats")
-        con.register("tf", tf_table(tf))
-        vectors = comparison_vectors(
-            con, pairs="cross_pairs", feats="feats", tf="tf", comparisons=options.comparisons
-        )
-        gamma = gamma_matrix(vectors, options.comparisons)
-        tf_values = {
-            c.name: vectors.column(f"tf_{c.name}").to_numpy(zero_copy_only=False).astype(float)
-            for c in options.comparisons
-            if f"tf_{c.name}" in vectors.column_names
-        }
         if model is None:
-            model = train(
-                con,
-                feats="feats",
-                options=options,
-                tf=tf,
-                candidates=(gamma, tf_values),
-                known_matches=_pairs_within_persons(records),
-                total_pairs=records.num_rows * (records.num_rows - 1) // 2,
-            )
+            model = _trained(con, records, options)
+            model.places = places
+        vectors, gamma, tf_values = _vectors(con, model.tf, options)
         partial = partial_weights(model, gamma, tf_values)
         weights = prior_bits(model.prior) + partial.sum(axis=1)
         con.register("vectors", vectors)
@@ -129,6 +114,82 @@ def score_records(
         return ScoredPairs(model, pairs, partial, candidates.num_rows)
     finally:
         con.close()
+
+
+Vectors = tuple[pa.Table, np.ndarray, dict[str, np.ndarray]]
+
+
+PLACE_SHARE = 0.8  # a store's customers this often in one city make it that store's city
+PLACE_MIN = 5
+
+
+def _register_features(
+    con: duckdb.DuckDBPyConnection,
+    records: pa.Table,
+    places: dict[str, list[str]] | None,
+) -> dict[str, list[str]]:
+    """Register `feats`: the records' features, where a record names a store but no place
+    taking the store's place (province, city). Stores' places are learnt from records
+    with both unless given: customers of a shop mostly live in its city. Returns them."""
+    con.register("own_feats", features(records))
+    if places is None:
+        rows = con.sql(
+            "SELECT store_id, province, city FROM (SELECT store_id, province, city,"
+            " count(*) AS n, sum(count(*)) OVER (PARTITION BY store_id) AS total,"
+            " row_number() OVER (PARTITION BY store_id ORDER BY count(*) DESC, city) AS rank"
+            " FROM own_feats WHERE store_id IS NOT NULL AND city IS NOT NULL"
+            " GROUP BY store_id, province, city)"
+            f" WHERE rank = 1 AND n >= {PLACE_MIN} AND n >= {PLACE_SHARE} * total"
+        ).fetchall()
+        places = {str(store): [str(province or ""), str(city)] for store, province, city in rows}
+    con.register(
+        "store_places",
+        pa.table({
+            "store_id": pa.array(list(places), pa.string()),
+            "store_province": pa.array([p[0] or None for p in places.values()], pa.string()),
+            "store_city": pa.array([p[1] for p in places.values()], pa.string()),
+        }),
+    )  # fmt: skip
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW feats AS SELECT f.* REPLACE ("
+        " CASE WHEN f.city IS NULL AND f.postal IS NULL THEN s.store_province"
+        " ELSE f.province END AS province,"
+        " CASE WHEN f.city IS NULL AND f.postal IS NULL THEN s.store_city"
+        " ELSE f.city END AS city)"
+        " FROM own_feats f LEFT JOIN store_places s USING (store_id)"
+    )
+    return places
+
+
+def _vectors(
+    con: duckdb.DuckDBPyConnection, tf: dict[str, dict[str, float]], options: MatchOptions
+) -> Vectors:
+    """Comparison vectors of the cross pairs: the table, its levels, term frequencies."""
+    con.register("tf", tf_table(tf))
+    vectors = comparison_vectors(
+        con, pairs="cross_pairs", feats="feats", tf="tf", comparisons=options.comparisons
+    )
+    tf_values = {
+        c.name: vectors.column(f"tf_{c.name}").to_numpy(zero_copy_only=False).astype(float)
+        for c in options.comparisons
+        if f"tf_{c.name}" in vectors.column_names
+    }
+    return vectors, gamma_matrix(vectors, options.comparisons), tf_values
+
+
+def _trained(con: duckdb.DuckDBPyConnection, records: pa.Table, options: MatchOptions) -> FSModel:
+    """A model trained on these records (see `train`)."""
+    tf = term_frequencies(con, feats="feats", comparisons=options.comparisons)
+    _table, gamma, tf_values = _vectors(con, tf, options)
+    return train(
+        con,
+        feats="feats",
+        options=options,
+        tf=tf,
+        candidates=(gamma, tf_values),
+        known_matches=_pairs_within_persons(records),
+        total_pairs=records.num_rows * (records.num_rows - 1) // 2,
+    )
 
 
 def train(
@@ -192,12 +253,12 @@ def train(
 def _fit_m(
     con: duckdb.DuckDBPyConnection, *, feats: str, options: MatchOptions, u: list[np.ndarray]
 ) -> list[np.ndarray]:
-    """m by EM over each training rule's pairs (u fixed), averaged over the rules."""
+    """m by EM over each training rule's pairs (u fixed), pooled over the rules by the
+    expected matching pairs each saw at each level."""
     comparisons = options.comparisons
     sizes = [len(c.levels) for c in comparisons]
-    m_sum = [np.zeros(size) for size in sizes]
-    fitted = [0] * len(sizes)
-    for rule in (r for r in options.rules if r.train):
+    pooled = [np.zeros(size) for size in sizes]
+    for rule in options.training:
         pairs = rule_pairs(
             con, feats=feats, rule=rule, max_block=options.max_block, limit=options.training_pairs
         )
@@ -215,22 +276,23 @@ def _fit_m(
             gamma, sizes=sizes, m=initial_m(sizes), u=u, active=active, fix_u=True
         )
         for k, on in enumerate(active):
-            # A comparison no pair of this rule could be compared on learnt nothing here.
-            if on and (gamma[:, k] >= 0).any():
-                m_sum[k] += result.m[k]
-                fitted[k] += 1
+            if on:
+                pooled[k] += result.match_counts[k]
     start = initial_m(sizes)
-    return [m_sum[k] / fitted[k] if fitted[k] else start[k] for k in range(len(sizes))]
+    return [
+        normalised(pooled[k], M_FLOOR) if pooled[k].sum() > 0 else start[k]
+        for k in range(len(sizes))
+    ]
 
 
 def record_block_keys(
-    records: pa.Table, options: MatchOptions | None = None
+    records: pa.Table, options: MatchOptions, places: dict[str, list[str]]
 ) -> list[tuple[int, str]]:
-    """(rid, hashed blocking key) of every record, for the store's block index."""
-    options = options or MatchOptions()
+    """(rid, hashed blocking key) of every record, for the store's block index (with the
+    stores' places the model learnt)."""
     con = duckdb.connect()
     try:
-        con.register("feats", features(records))
+        _register_features(con, records, places)
         return block_keys(con, feats="feats", rules=options.rules)
     finally:
         con.close()

@@ -68,7 +68,9 @@ def run_matching(
             scored.model,
             {"records": records.num_rows, "candidates": scored.candidates},
         )
-        store.replace_keys(session, tenant, record_block_keys(records, options))
+        store.replace_keys(
+            session, tenant, record_block_keys(records, options, scored.model.places)
+        )
         _apply(session, tenant, proposals, report, actor=actor)
         report.persons_after = _persons(
             [o for _s, o in store.customer_links(session, tenant).values()]
@@ -100,7 +102,7 @@ def match_new_records(
     options = _options(tenant)
     seqs = sorted(seq for seq, _oneid in store.customer_links_of(session, tenant, refs).values())
     arriving = store.load_records(session, tenant, seqs=seqs)
-    keys = record_block_keys(arriving, options)
+    keys = record_block_keys(arriving, options, model.places)
     store.replace_keys(session, tenant, keys, seqs=seqs)
     members = store.block_members(
         session, tenant, (k for _s, k in keys), max_block=options.max_block
