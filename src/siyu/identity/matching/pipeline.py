@@ -33,7 +33,7 @@ from siyu.identity.matching.comparisons import (
     term_frequencies,
     tf_table,
 )
-from siyu.identity.matching.features import features
+from siyu.identity.matching.features import features, records_table
 from siyu.identity.matching.model import (
     M_FLOOR,
     FSModel,
@@ -46,6 +46,11 @@ from siyu.identity.matching.model import (
     prior_bits,
     probability,
 )
+
+
+# A comparison fewer matching training pairs than this could show keeps its starting m:
+# an estimate from a handful of pairs is noise (every training rule may block on it).
+MIN_EVIDENCE = 30.0
 
 
 @dataclass(frozen=True)
@@ -280,7 +285,7 @@ def _fit_m(
                 pooled[k] += result.match_counts[k]
     start = initial_m(sizes)
     return [
-        normalised(pooled[k], M_FLOOR) if pooled[k].sum() > 0 else start[k]
+        normalised(pooled[k], M_FLOOR) if pooled[k].sum() >= MIN_EVIDENCE else start[k]
         for k in range(len(sizes))
     ]
 
@@ -319,3 +324,26 @@ def _pairs_within_persons(records: pa.Table) -> int:
     """Record pairs already one person (known matches)."""
     counts = pc.value_counts(records.column("oneid")).field("counts").to_numpy()
     return int((counts * (counts - 1) // 2).sum())
+
+
+def compare(
+    a: dict[str, object], b: dict[str, object], options: MatchOptions | None = None
+) -> dict[str, str | None]:
+    """The level each comparison reaches for two records (dicts of RECORD_SCHEMA fields;
+    None: not comparable). For explaining and testing single pairs."""
+    options = options or MatchOptions()
+    con = duckdb.connect()
+    try:
+        _register_features(con, records_table([{**a, "rid": 1}, {**b, "rid": 2}]), {})
+        con.register("one_pair", pa.table({"rid_l": [1], "rid_r": [2]}))
+        vectors = comparison_vectors(
+            con, pairs="one_pair", feats="feats", comparisons=options.comparisons
+        )
+    finally:
+        con.close()
+    return {
+        c.name: c.labels[level]
+        if (level := vectors.column(f"g_{c.name}")[0].as_py()) >= 0
+        else None
+        for c in options.comparisons
+    }
