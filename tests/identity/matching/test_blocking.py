@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import duckdb
@@ -14,37 +13,17 @@ from siyu.identity.matching.blocking import BlockingRule, block_keys, candidate_
 from siyu.identity.matching.features import features, records_table
 from siyu.identity.matching.pipeline import score_records
 
-FAMILIES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红"
-CITIES = [("上海市", "上海市"), ("北京市", "北京市"), ("广东省", "广州市"), ("浙江省", "杭州市")]
+from .people import synthetic_people
 
 
-def synthetic_people(n: int, seed: int) -> tuple[list[dict[str, Any]], dict[int, int]]:
-    """Two records per person, as a brand's own POS and a platform would show them: the
-    platform masks the phone and often the given name; no strong identifier is shared."""
-    rng = random.Random(seed)
+def synthetic_rows(n: int, seed: int) -> tuple[list[dict[str, Any]], dict[int, int]]:
+    """The synthetic people as matching input rows, each record its own person so far."""
     rows: list[dict[str, Any]] = []
     person_of: dict[int, int] = {}
-    phones: set[str] = set()
-    for p in range(n):
-        family = rng.choice(FAMILIES)
-        name = family + "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2)))
-        while (phone := f"1{rng.choice('3589')}{rng.randrange(10**9):09d}") in phones:
-            pass
-        phones.add(phone)
-        province, city = rng.choice(CITIES)
-        birthday = f"{rng.randint(1970, 2005)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-        pos = {"name": name, "phone": phone, "birthday": birthday, "province": province,
-               "city": city, "source": "pos"}  # fmt: skip
-        shown = family + "*" * (len(name) - 1) if rng.random() < 0.5 else name
-        platform = {"name": shown, "masked_phone": f"{phone[:3]}****{phone[7:]}",
-                    "province": province, "city": city, "source": "douyin"}  # fmt: skip
-        if rng.random() < 0.1:  # no masked phone on this platform record
-            del platform["masked_phone"]
-            platform["birthday"] = birthday
-        for record in (pos, platform):
+    for p, pair in enumerate(synthetic_people(n, seed)):
+        for record in pair:
             rid = len(rows) + 1
-            rows.append({**record, "rid": rid, "oneid": f"P{rid:06d}"})  # nothing linked yet
+            rows.append({**record, "rid": rid, "oneid": f"P{rid:06d}"})
             person_of[rid] = p
     return rows, person_of
 
@@ -55,7 +34,7 @@ def rid_pairs(pairs: pa.Table) -> list[tuple[int, int]]:
 
 
 def test_blocking_finds_nearly_every_duplicate_and_few_others() -> None:
-    rows, person_of = synthetic_people(3000, seed=1)
+    rows, person_of = synthetic_rows(3000, seed=1)
     con = duckdb.connect()
     con.register("feats", features(records_table(rows)))
     pairs = candidate_pairs(con, feats="feats")
@@ -95,7 +74,7 @@ def test_only_pairs_with_arriving_records_and_hashed_keys() -> None:
 
 
 def test_scoring_core_ranks_true_duplicates_first() -> None:
-    rows, person_of = synthetic_people(3000, seed=2)
+    rows, person_of = synthetic_rows(3000, seed=2)
     scored = score_records(records_table(rows))
     pairs = scored.pairs
     same = np.array([person_of[a] == person_of[b] for a, b in rid_pairs(pairs)])

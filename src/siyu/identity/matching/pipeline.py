@@ -47,7 +47,6 @@ from siyu.identity.matching.model import (
     probability,
 )
 
-
 # A comparison fewer matching training pairs than this could show keeps its starting m:
 # an estimate from a handful of pairs is noise (every training rule may block on it).
 MIN_EVIDENCE = 30.0

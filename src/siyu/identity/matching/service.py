@@ -152,7 +152,8 @@ def _proposals(
         accept=rules.accept_probability if accept is None else accept,
         review=rules.review_probability if review is None else review,
         options=options,
-        decided=decided.keys(),
+        # A pair waiting for review may still be accepted by a run (then it is updated).
+        decided={pair for pair, status in decided.items() if status != "review"},
         forbidden=forbidden,
         in_review=in_review,
     )

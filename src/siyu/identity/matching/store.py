@@ -211,9 +211,27 @@ def insert_links(
     model_id: int | None,
     actor: str,
 ) -> list[Accepted]:
-    """Store proposals as match links (accepted, or waiting for review); the accepted ones
-    come back with their ids, in the proposals' order."""
+    """Store proposals as match links (accepted, or waiting for review; a pair already
+    waiting for review is updated); the accepted ones come back with their ids, in the
+    proposals' order."""
     now = utcnow()
+    waiting = {(a, b): i for i, a, b in links_in_status(session, tenant, "review")}
+    for p in proposals:
+        if (p.seq_a, p.seq_b) in waiting:
+            session.execute(
+                update(MatchLink)
+                .where(MatchLink.id == waiting[(p.seq_a, p.seq_b)])
+                .values(
+                    status="accepted" if p.accept else "review",
+                    probability=p.probability,
+                    weight=p.weight,
+                    comparisons=p.comparisons,
+                    model_id=model_id,
+                    decided_at=now if p.accept else None,
+                    decided_by=actor if p.accept else None,
+                )
+                .execution_options(synchronize_session=False)
+            )
     insert_many(
         session,
         MatchLink,
@@ -236,6 +254,7 @@ def insert_links(
                 "reason": None,
             }
             for p in proposals
+            if (p.seq_a, p.seq_b) not in waiting
         ],
     )
     wanted = [(p.seq_a, p.seq_b) for p in proposals if p.accept]
