@@ -12,7 +12,7 @@ class MatchRules(BaseModel):
     """Probabilistic matching: which scored pairs merge and which wait for a person."""
 
     # A pair of persons whose best record pair reaches this match probability merges.
-    accept_probability: float = Field(default=0.99, gt=0, le=1)
+    accept_probability: float = Field(default=0.9, gt=0, le=1)
     # From here up to `accept_probability` the pair goes to the review queue.
     review_probability: float = Field(default=0.5, gt=0, le=1)
     # Blocks (records sharing a blocking key) larger than this are not compared.
