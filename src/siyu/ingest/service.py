@@ -157,16 +157,7 @@ def _process(
     # An unchanged record is this version or an OLDER one seen before: it keeps its links
     # (resolving an older version's identifiers again would roll the identity back) and
     # its OneID is read back once this batch is resolved.
-    for kind in sorted({record.kind for _i, record in unchanged}):
-        of_kind = [(i, r) for i, r in unchanged if r.kind == kind]
-        linked = identity.oneids_of_records(
-            session=session,
-            tenant=tenant,
-            kind=kind,
-            refs=[(r.source, r.record_id) for _i, r in of_kind],
-        )
-        for index, record in of_kind:
-            results[index].oneid = linked.get((record.source, record.record_id))
+    _read_oneids(session, tenant, unchanged, results)
     for (index, _raw, rejection), entry_id in zip(
         rejected, _quarantine(session, tenant, run_id, rejected), strict=True
     ):
@@ -202,8 +193,18 @@ def _match_arrivals(
     if not matched.merged:
         return
     # A merge moves records resolved earlier in this batch too: read their OneIDs again.
-    for kind in sorted({record.kind for _i, record in resolved}):
-        of_kind = [(i, r) for i, r in resolved if r.kind == kind]
+    _read_oneids(session, tenant, resolved, results)
+
+
+def _read_oneids(
+    session: Session,
+    tenant: TenantContext,
+    records: Sequence[tuple[int, identity.RecordIdentity]],
+    results: list[RecordResult],
+) -> None:
+    """Set the results' OneIDs of these (result index, record) from the store."""
+    for kind in sorted({record.kind for _i, record in records}):
+        of_kind = [(i, r) for i, r in records if r.kind == kind]
         linked = identity.oneids_of_records(
             session=session,
             tenant=tenant,
