@@ -11,11 +11,11 @@ from siyu.bench.matching import joined, pairwise, run_matching_bench
 
 def test_pairwise_scores_count_record_pairs() -> None:
     truth = {("s", "1"): "A", ("s", "2"): "A", ("s", "3"): "A", ("s", "4"): "B"}
-    perfect = pairwise({ref: person for ref, person in truth.items()}, truth)
+    perfect = pairwise(dict(truth), truth)
     assert (perfect.precision, perfect.recall, perfect.f1, perfect.persons) == (1, 1, 1, 2)
     split = pairwise({("s", "1"): "x", ("s", "2"): "x", ("s", "3"): "y", ("s", "4"): "z"}, truth)
     assert (split.precision, split.recall) == (1.0, pytest.approx(1 / 3))
-    lumped = pairwise({ref: "x" for ref in truth}, truth)
+    lumped = pairwise(dict.fromkeys(truth, "x"), truth)
     assert (lumped.precision, lumped.recall) == (0.5, 1.0)  # 3 of 6 predicted pairs true
     assert lumped.f1 == pytest.approx(2 * 0.5 * 1 / 1.5)
 

@@ -10,6 +10,7 @@ from siyu.identity.identifiers import (
     normalize_phone,
     phone_sha256,
 )
+from siyu.identity.matching.review import MatchError, decide_review, list_review
 from siyu.identity.matching.schemas import (
     MatchRunReport,
     ReviewDecision,
@@ -17,9 +18,6 @@ from siyu.identity.matching.schemas import (
     ReviewRecord,
 )
 from siyu.identity.matching.service import (
-    MatchError,
-    decide_review,
-    list_review,
     match_new_records,
     run_matching,
     score_customer_records,

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from siyu.identity.matching.model import prior_bits, probability
-from siyu.identity.matching.pipeline import MatchOptions, ScoredPairs
+from siyu.identity.matching.options import MatchOptions
+from siyu.identity.matching.pipeline import ScoredPairs
 
 PersonPair = tuple[str, str]
 

@@ -1,42 +1,31 @@
-"""Probabilistic matching use cases: the batch run, online scoring, the review queue."""
+"""Probabilistic matching use cases: the batch run, online scoring, merging matches."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from siyu.identity import service as identity_service
 from siyu.identity.identifiers import MATCH
 from siyu.identity.matching import store
 from siyu.identity.matching.decide import PersonPair, Proposal, person_pair, propose
-from siyu.identity.matching.links import add_match_keys, remove_match_keys
-from siyu.identity.matching.models import MatchLink
+from siyu.identity.matching.links import add_match_keys
+from siyu.identity.matching.options import MatchOptions
 from siyu.identity.matching.pipeline import (
-    MatchOptions,
     ScoredPairs,
     record_block_keys,
     score_records,
 )
-from siyu.identity.matching.schemas import (
-    MatchRunReport,
-    ReviewDecision,
-    ReviewItem,
-    ReviewRecord,
-)
-from siyu.identity.models import CannotLink, IdentityChange
+from siyu.identity.matching.schemas import MatchRunReport
+from siyu.identity.models import IdentityChange
 from siyu.identity.state import chunks, lock_tenant
 from siyu.store.base import utcnow
 from siyu.store.bulk import insert_many
 from siyu.tenants import TenantContext
 
 MERGE_CHUNK = 200  # accepted matches replayed together (bounded by the online replay limit)
-
-
-class MatchError(LookupError):
-    """A matching operation that cannot be done; the message says why."""
 
 
 def run_matching(
@@ -174,7 +163,7 @@ def _apply(
     report.merged += sum(merged)
     report.blocked += len(merged) - sum(merged)
     report.review += len(proposals) - len(accepted)
-    report.obsolete += _close_obsolete_reviews(session, tenant)
+    report.obsolete += close_obsolete_reviews(session, tenant)
 
 
 def merge_links(
@@ -219,124 +208,10 @@ def merge_links(
     return merged
 
 
-def _close_obsolete_reviews(session: Session, tenant: TenantContext) -> int:
+def close_obsolete_reviews(session: Session, tenant: TenantContext) -> int:
     """Review items whose two records became one person some other way."""
     pending = store.links_in_status(session, tenant, "review")
     oneid = store.current_oneids(session, tenant, [s for _i, a, b in pending for s in (a, b)])
     done = [i for i, a, b in pending if oneid.get(a) == oneid.get(b)]
     store.mark(session, tenant, done, status="obsolete", actor="system")
     return len(done)
-
-
-# -- the review queue --------------------------------------------------------------------
-
-
-def list_review(
-    *, session: Session, tenant: TenantContext, status: str = "review", limit: int = 100
-) -> list[ReviewItem]:
-    """Match links in a status (the review queue by default), most likely first."""
-    links = session.scalars(
-        select(MatchLink)
-        .where(MatchLink.tenant_id == tenant.id, MatchLink.status == status)
-        .order_by(MatchLink.weight.desc(), MatchLink.id)
-        .limit(limit)
-    ).all()
-    seqs = [s for link in links for s in (link.seq_a, link.seq_b)]
-    shown = _shown_records(session, tenant, seqs)
-    return [
-        ReviewItem(
-            id=link.id,
-            status=link.status,
-            probability=link.probability,
-            weight=link.weight,
-            rule=link.rule,
-            comparisons=link.comparisons,
-            a=shown[link.seq_a],
-            b=shown[link.seq_b],
-            proposed_at=link.proposed_at,
-            decided_by=link.decided_by,
-            decided_at=link.decided_at,
-            reason=link.reason,
-        )
-        for link in links
-        if link.seq_a in shown and link.seq_b in shown
-    ]
-
-
-def _shown_records(
-    session: Session, tenant: TenantContext, seqs: Sequence[int]
-) -> dict[int, ReviewRecord]:
-    """The compared fields of records, side by side for a reviewer (no phone hashes)."""
-    record_id = {seq: rid for (_s, rid), (seq, _o) in store.customer_links(
-        session, tenant, seqs=seqs
-    ).items()}  # fmt: skip
-    hidden = ("rid", "oneid", "source", "phone_sha256")
-    return {
-        row["rid"]: ReviewRecord(
-            seq=row["rid"],
-            source=row["source"],
-            record_id=record_id[row["rid"]],
-            oneid=row["oneid"],
-            fields={k: str(v) for k, v in row.items() if v is not None and k not in hidden},
-        )
-        for row in store.load_records(session, tenant, seqs=seqs).to_pylist()
-    }
-
-
-def decide_review(
-    *,
-    session: Session,
-    tenant: TenantContext,
-    link_id: int,
-    accept: bool,
-    actor: str,
-    reason: str | None = None,
-) -> ReviewDecision:
-    """Accept (merge) or reject (cannot-link) a proposed match; rejecting an accepted
-    match undoes its merge. The decision is kept: a rejected pair is never proposed again."""
-    lock_tenant(session, tenant.id)
-    link = session.scalar(
-        select(MatchLink).where(MatchLink.tenant_id == tenant.id, MatchLink.id == link_id)
-    )
-    if link is None:
-        raise MatchError(f"no match #{link_id}")
-    allowed = ("review",) if accept else ("review", "accepted")
-    if link.status not in allowed:
-        raise MatchError(
-            f"match #{link_id} is {link.status}: nothing to {'accept' if accept else 'reject'}"
-        )
-    was_accepted = link.status == "accepted"
-    link.status = "accepted" if accept else "rejected"
-    link.decided_at, link.decided_by, link.reason = utcnow(), actor, reason
-    session.flush()
-    if accept:
-        merge_links(session, tenant, [store.Accepted.of(link)], actor=actor)
-    else:
-        _cannot_link(session, tenant, link.seq_a, link.seq_b)
-        if was_accepted:
-            remove_match_keys(session, tenant.id, [link.id])
-            seeds = store.current_oneids(session, tenant, [link.seq_a, link.seq_b])
-            identity_service.replay_persons(
-                session=session, tenant=tenant, seeds=set(seeds.values()), actor=actor
-            )
-    after = store.current_oneids(session, tenant, [link.seq_a, link.seq_b])
-    _close_obsolete_reviews(session, tenant)
-    return ReviewDecision(
-        id=link.id,
-        status=link.status,
-        oneid_a=after[link.seq_a],
-        oneid_b=after[link.seq_b],
-        merged=after[link.seq_a] == after[link.seq_b],
-    )
-
-
-def _cannot_link(session: Session, tenant: TenantContext, seq_a: int, seq_b: int) -> None:
-    exists = session.scalar(
-        select(CannotLink.seq_a).where(
-            CannotLink.tenant_id == tenant.id,
-            CannotLink.seq_a == seq_a,
-            CannotLink.seq_b == seq_b,
-        )
-    )
-    if exists is None:
-        session.execute(insert(CannotLink).values(tenant_id=tenant.id, seq_a=seq_a, seq_b=seq_b))
