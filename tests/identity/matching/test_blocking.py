@@ -9,11 +9,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from matching_people import synthetic_people
 from siyu.identity.matching.blocking import BlockingRule, block_keys, candidate_pairs
 from siyu.identity.matching.features import features, records_table
 from siyu.identity.matching.pipeline import score_records
-
-from .people import synthetic_people
 
 
 def synthetic_rows(n: int, seed: int) -> tuple[list[dict[str, Any]], dict[int, int]]:

@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from matching_people import canonical, synthetic_people
 from siyu import identity, ingest
 from siyu.tenants import IdentityRules, MatchRules, TenantContext
 from support import MakeTenant
-
-from .people import canonical, synthetic_people
 
 PERSONS = 300
 NEVER = 2.0  # an accept threshold no probability reaches: everything goes to review
