@@ -53,14 +53,16 @@ def load_records(
 ) -> pa.Table:
     """The matching input (RECORD_SCHEMA): customer records with their seq and OneID."""
     links = customer_links(session, tenant, seqs=seqs)
-    rows: list[dict[str, Any]] = []
     refs = None if seqs is None else sorted(links)
+    tables = [records_table([])]
     for batch in records.iter_customer_match_fields(session=session, tenant=tenant, refs=refs):
+        rows = []
         for fields in batch:
             link = links.get((fields["source"], fields["external_id"]))
             if link is not None:  # a record not resolved yet has no person to match
                 rows.append({**fields, "rid": link[0], "oneid": link[1]})
-    return records_table(rows)
+        tables.append(records_table(rows))  # columnar per batch: memory stays Arrow-sized
+    return pa.concat_tables(tables)
 
 
 def current_oneids(session: Session, tenant: TenantContext, seqs: Iterable[int]) -> dict[int, str]:
