@@ -123,6 +123,11 @@ def _report(result: dict[str, Any], out: Path) -> None:
         if key != "machine":
             table.add_row(key, str(value))
     console.print(table)
+    write_result(result, out)
+
+
+def write_result(result: dict[str, Any], out: Path) -> None:
+    """Write a benchmark's JSON result."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     console.print(f"wrote {out}")

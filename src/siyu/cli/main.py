@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from siyu.cli import admin, bench, demo
+from siyu.cli import admin, bench, demo, identity_match
 from siyu.cli import clv as clv_cli
 from siyu.cli import compute as compute_cli
 from siyu.cli import experiment as experiment_cli
@@ -41,6 +41,8 @@ app.command("ingest")(ingest_cli.ingest_command)
 app.add_typer(ingest_cli.quarantine_app, name="quarantine")
 app.add_typer(ingest_cli.export_app, name="export")
 app.add_typer(person_cli.identity_app, name="identity")
+person_cli.identity_app.command("match")(identity_match.match_command)
+person_cli.identity_app.add_typer(identity_match.review_app, name="review")
 app.add_typer(person_cli.person_app, name="person")
 app.add_typer(admin.apikey_app, name="apikey")
 app.command("serve")(admin.serve)
@@ -56,3 +58,4 @@ app.add_typer(journeys_cli.channel_app, name="channel")
 app.command("worker")(journeys_cli.worker)
 app.add_typer(clv_cli.clv_app, name="clv")
 app.add_typer(loyalty_cli.loyalty_app, name="loyalty")
+bench.bench_app.command("matching")(identity_match.bench_matching)

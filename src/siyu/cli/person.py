@@ -57,6 +57,12 @@ def explain(oneid: str, as_json: Annotated[bool, typer.Option("--json")] = False
                 c.record or "",
             )
         console.print(history)
+    for c in found.changes:
+        if c.action == "match":  # a probabilistic match: why it scored as it did
+            evidence = c.detail.get("comparisons")
+            fields = evidence if isinstance(evidence, dict) else {}
+            shown = ", ".join(f"{k} {v['level']} ({v['bits']:+})" for k, v in fields.items())
+            console.print(f"  {c.identifier}: p={c.detail.get('probability')} — {shown}")
     for b in found.blocked:
         console.print(f"  [yellow]blocked[/yellow] {b.record} ↔ {b.other_oneid}: {b.guard}")
 

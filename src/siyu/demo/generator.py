@@ -12,13 +12,15 @@ from siyu.demo.context import TZ_SHANGHAI, Context
 from siyu.demo.customers import external_id, write_customer
 from siyu.demo.events import EventWriter
 from siyu.demo.orders import OrderWriter
-from siyu.demo.people import Person
+from siyu.demo.people import Person, street_address
 
 DEFAULT_NOW: Final = datetime(2026, 11, 1, 12, 0, tzinfo=TZ_SHANGHAI)
 # Sources where a raw or hashed phone is recorded, i.e. where a second phone can show up.
-_PHONE_SOURCES: Final = ("tmall", "jd", "wechat_mp", "pos")
+_PHONE_SOURCES: Final = ("tmall", "jd", "wechat_mp", "pos", "wecom")
 # Sources that record names at all (a typo elsewhere would be invisible).
-_NAME_SOURCES: Final = ("tmall", "jd", "wechat_mp", "pos", "wecom")
+_NAME_SOURCES: Final = ("tmall", "jd", "douyin", "wechat_mp", "pos", "wecom")
+# Share of persons one of whose sources still has an address they moved away from.
+_MOVED_RATE: Final = 0.04
 _DEVICE_SOURCES: Final = ("wechat_mp", "douyin")
 
 
@@ -51,6 +53,9 @@ class _Generator:
         if named and rng.random() < 0.005:
             typo_source = rng.choice(named)
         second_phone: tuple[str, str] | None = None
+        old_address: tuple[str, str, str] | None = None
+        if rng.random() < _MOVED_RATE:
+            old_address = (rng.choice(p.sources), rng.choice(p.city.districts), street_address(rng))
         phoned = [s for s in p.sources if s in _PHONE_SOURCES]
         if phoned and rng.random() < 0.0032:
             second_phone = (rng.choice(phoned), ctx.factory.new_phone())
@@ -77,6 +82,7 @@ class _Generator:
                 phone=phone,
                 typo=source == typo_source,
                 device=source in device_sources,
+                address=old_address[1:] if old_address and old_address[0] == source else None,
             )
 
 

@@ -9,6 +9,8 @@ from bisect import bisect
 from dataclasses import dataclass
 from typing import Final
 
+from pypinyin import lazy_pinyin
+
 from siyu.demo.catalog import (
     CATEGORY_WEIGHTS,
     CITIES,
@@ -35,6 +37,8 @@ SELLING_SOURCES: Final[frozenset[str]] = frozenset({"tmall", "jd", "douyin", "we
 EVENT_SOURCES: Final[frozenset[str]] = frozenset({"wechat_mp", "douyin", "wecom"})
 
 SHARED_DEVICE_RATE: Final[float] = 0.01
+# Family names read otherwise than the character's everyday reading.
+_FAMILY_PINYIN: Final = {"曾": "zeng", "单": "shan", "解": "xie", "仇": "qiu"}
 
 
 @dataclass(slots=True)
@@ -108,6 +112,22 @@ def coverage(wanted: frozenset[str]) -> float:
             if any(SOURCES[idx] in wanted for idx in draw):
                 total += p
     return total / sum(SOURCE_COUNT_WEIGHTS)
+
+
+def street_address(rng: random.Random) -> str:
+    """A street address: road, number, compound, building and flat."""
+    return (
+        f"{rng.choice(ROADS)}{rng.randint(1, 999)}号{rng.choice(COMPOUNDS)}"
+        f"{rng.randint(1, 30)}栋{rng.randint(1, 30)}{rng.randint(1, 4):02d}室"
+    )
+
+
+def pinyin_name(p: Person, *, given_first: bool) -> str:
+    """The person's name in pinyin as a Latin form shows it: `Zhang Lina` / `Lina Zhang`."""
+    family = _FAMILY_PINYIN.get(p.family) or "".join(lazy_pinyin(p.family))
+    given = "".join(lazy_pinyin(p.given)).replace("v", "u")
+    parts = [given.capitalize(), family.capitalize()]
+    return " ".join(parts if given_first else reversed(parts))
 
 
 def _cumulative(weights: list[float] | tuple[float, ...]) -> list[float]:
@@ -188,16 +208,16 @@ class PersonFactory:
         family_of = self._family_of
         self._family_of = None
         if family_of is not None:
-            # Same household as the previous person: same address, same family tablet.
+            # Same household as the previous person: same address, same family tablet,
+            # often the same family name (a parent and a child).
             city, district, address = family_of.city, family_of.district, family_of.address
             device, device_shared = family_of.device, True
+            if rng.random() < 0.5:
+                family = family_of.family
         else:
             city = CITIES[self._pick(self._city_cum)]
             district = rng.choice(city.districts)
-            address = (
-                f"{rng.choice(ROADS)}{rng.randint(1, 999)}号{rng.choice(COMPOUNDS)}"
-                f"{rng.randint(1, 30)}栋{rng.randint(1, 30)}{rng.randint(1, 4):02d}室"
-            )
+            address = street_address(rng)
             device = self._device(rng)
             device_shared = rng.random() < SHARED_DEVICE_RATE
         city_index = CITIES.index(city)
@@ -226,6 +246,13 @@ class PersonFactory:
         if device_shared and family_of is None:
             self._family_of = person
         return person
+
+    def other_name(self) -> str:
+        """Somebody else's name (a gift's recipient)."""
+        rng = self._rng
+        family = self._families[self._pick(self._family_cum)]
+        chars = FEMALE_GIVEN if rng.random() < 0.6 else MALE_GIVEN
+        return family + rng.choice(chars) + (rng.choice(chars) if rng.random() < 0.7 else "")
 
     @staticmethod
     def _device(rng: random.Random) -> str:

@@ -2,12 +2,25 @@
 
 from siyu.identity.identifiers import (
     IDENTIFIER_TYPES,
+    MATCH,
     SOURCE_CUSTOMER,
     IdentifierError,
     NormalizedIdentifiers,
     normalize_identifiers,
     normalize_phone,
     phone_sha256,
+)
+from siyu.identity.matching.review import MatchError, decide_review, list_review
+from siyu.identity.matching.schemas import (
+    MatchRunReport,
+    ReviewDecision,
+    ReviewItem,
+    ReviewRecord,
+)
+from siyu.identity.matching.service import (
+    match_new_records,
+    run_matching,
+    score_customer_records,
 )
 from siyu.identity.schemas import (
     BlockedView,
@@ -40,18 +53,25 @@ from siyu.identity.service import (
 
 __all__ = [
     "IDENTIFIER_TYPES",
+    "MATCH",
     "SOURCE_CUSTOMER",
     "BlockedView",
     "DetachResult",
     "IdentifierError",
     "IdentityError",
     "MergeView",
+    "MatchError",
+    "MatchRunReport",
     "NormalizedIdentifiers",
     "PersonExplanation",
     "RecordIdentity",
     "RecordRef",
     "ResolveReport",
+    "ReviewDecision",
+    "ReviewItem",
+    "ReviewRecord",
     "current_oneid",
+    "decide_review",
     "detach_record",
     "explain_person",
     "find_persons",
@@ -59,6 +79,8 @@ __all__ = [
     "list_blocked",
     "merges_since",
     "oneid_family",
+    "list_review",
+    "match_new_records",
     "normalize_identifiers",
     "normalize_phone",
     "oneids_of_records",
@@ -70,4 +92,6 @@ __all__ = [
     "resolve_records",
     "retired_into",
     "retired_oneids",
+    "run_matching",
+    "score_customer_records",
 ]

@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 # The implicit key linking a source's customer record with that source's orders and events
 # (`customer_ref.external_id`): strong, internal, never counted by guards.
 SOURCE_CUSTOMER = "source_customer"
+# The key ("match", "<match link id>") two customer records share once a probabilistic
+# match between them is accepted: strong, internal, never counted by guards, and kept
+# when a record's identifiers change (it is a decision about the record, not its content).
+MATCH = "match"
 
 PHONE_MASKED = re.compile(r"^1\d{2}\*{4}\d{4}$")
 _MAINLAND = re.compile(r"^1\d{10}$")

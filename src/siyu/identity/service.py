@@ -10,7 +10,8 @@ from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.identity import state
-from siyu.identity.identifiers import SOURCE_CUSTOMER, normalize_identifiers
+from siyu.identity.identifiers import MATCH, SOURCE_CUSTOMER, normalize_identifiers
+from siyu.identity.matching.links import reject_matches_of
 from siyu.identity.models import (
     BlockedMerge,
     CannotLink,
@@ -61,7 +62,7 @@ def resolve_records(
         row = existing.get(ref)
         if row is None:
             fresh[ref] = record
-        elif {tuple(k) for k in row.keys} != set(record.keys):
+        elif {tuple(k) for k in row.keys if k[0] != MATCH} != set(record.keys):
             changed[ref] = record
     resolver = Resolver(rules=tenant.settings.identity, new_oneid=new_oneid)
     state.load_into(resolver, session, tenant.id, (k for r in fresh.values() for k in r.keys))
@@ -95,13 +96,15 @@ def _relink(
     """A known record's identifiers changed: update it and replay its neighbourhood."""
     kind, source, record_id = ref
     link = session.execute(
-        select(IdentityLink.seq, IdentityLink.oneid).where(
+        select(IdentityLink.seq, IdentityLink.oneid, IdentityLink.keys).where(
             IdentityLink.tenant_id == tenant.id,
             IdentityLink.kind == kind,
             IdentityLink.source == source,
             IdentityLink.record_id == record_id,
         )
     ).one()
+    # Accepted matches are decisions about the record, not part of what a source sent.
+    keys = (*keys, *(tuple(k) for k in link.keys if k[0] == MATCH))
     session.execute(
         update(IdentityLink)
         .where(IdentityLink.seq == link.seq)
@@ -155,6 +158,8 @@ def detach_record(
     own = [SOURCE_CUSTOMER, f"{source}/{record_id}"] if kind == "customer" else None
     partners = {seq for seq, keys in others if own is None or own not in keys}
     partners = partners or {seq for seq, _keys in others}
+    # A probabilistic match that joined the record to the person is undone with it.
+    reject_matches_of(session, tenant.id, link.seq, partners, actor=actor)
     pairs = {(min(link.seq, seq), max(link.seq, seq)) for seq in partners}
     pairs -= {
         (int(a), int(b))
@@ -190,6 +195,15 @@ def detach_record(
         new_oneid=new_oneid_,
         persons=dict(Counter(mapping.values())),
     )
+
+
+def replay_persons(
+    *, session: Session, tenant: TenantContext, seeds: set[str], actor: str
+) -> dict[int, str]:
+    """Re-resolve the persons around `seeds` from their links' keys (after keys changed,
+    e.g. an accepted match); returns the new OneID of every replayed link by seq."""
+    state.lock_tenant(session, tenant.id)
+    return _replay(session, tenant, seeds, actor=actor)
 
 
 def _closure(session: Session, tenant: TenantContext, seeds: set[str]) -> list[str]:
@@ -676,5 +690,10 @@ def _why(session: Session, tenant: TenantContext, oneid: str, label: dict[int, s
         if len(seqs) > 1:
             shown = ", ".join(label[s] for s in seqs[:5])
             more = f" and {len(seqs) - 5} more" if len(seqs) > 5 else ""
-            lines.append(f"{id_type}={value} joins {len(seqs)} records: {shown}{more}")
+            what = (
+                f"probabilistic match #{value} (accepted; see history)"
+                if id_type == MATCH
+                else f"{id_type}={value}"
+            )
+            lines.append(f"{what} joins {len(seqs)} records: {shown}{more}")
     return lines

@@ -37,6 +37,10 @@ class IngestReport(BaseModel):
     new_persons: int = 0
     merges: int = 0
     blocked_merges: int = 0
+    # With the tenant's `identity.probabilistic` on: persons merged by probable matches of
+    # arriving customer records, and matches queued for review.
+    probable_matches: int = 0
+    match_reviews: int = 0
     by_kind: dict[str, int] = Field(default_factory=dict)
     seconds: float = 0.0
 

@@ -161,19 +161,12 @@ def _process(
     )
     for (index, _record), oneid in zip(to_resolve, resolved.oneids, strict=True):
         results[index].oneid = oneid
+    if tenant.settings.identity.probabilistic:
+        _match_arrivals(session, tenant, to_resolve, results, report)
     # An unchanged record is this version or an OLDER one seen before: it keeps its links
     # (resolving an older version's identifiers again would roll the identity back) and
     # its OneID is read back once this batch is resolved.
-    for kind in sorted({record.kind for _i, record in unchanged}):
-        of_kind = [(i, r) for i, r in unchanged if r.kind == kind]
-        linked = identity.oneids_of_records(
-            session=session,
-            tenant=tenant,
-            kind=kind,
-            refs=[(r.source, r.record_id) for _i, r in of_kind],
-        )
-        for index, record in of_kind:
-            results[index].oneid = linked.get((record.source, record.record_id))
+    _read_oneids(session, tenant, unchanged, results)
     for (index, _raw, rejection), entry_id in zip(
         rejected, _quarantine(session, tenant, run_id, rejected), strict=True
     ):
@@ -190,6 +183,45 @@ def _process(
         results, persons=resolved.new_persons, merges=resolved.merges, blocked=resolved.blocked
     )
     return results
+
+
+def _match_arrivals(
+    session: Session,
+    tenant: TenantContext,
+    resolved: Sequence[tuple[int, identity.RecordIdentity]],
+    results: list[RecordResult],
+    report: IngestReport,
+) -> None:
+    """Score arriving customer records against their blocks (probabilistic matching)."""
+    arrived = sorted({(r.source, r.record_id) for _i, r in resolved if r.kind == "customer"})
+    if not arrived:
+        return
+    matched = identity.match_new_records(session=session, tenant=tenant, refs=arrived)
+    report.probable_matches += matched.merged
+    report.match_reviews += matched.review
+    if not matched.merged:
+        return
+    # A merge moves records resolved earlier in this batch too: read their OneIDs again.
+    _read_oneids(session, tenant, resolved, results)
+
+
+def _read_oneids(
+    session: Session,
+    tenant: TenantContext,
+    records: Sequence[tuple[int, identity.RecordIdentity]],
+    results: list[RecordResult],
+) -> None:
+    """Set the results' OneIDs of these (result index, record) from the store."""
+    for kind in sorted({record.kind for _i, record in records}):
+        of_kind = [(i, r) for i, r in records if r.kind == kind]
+        linked = identity.oneids_of_records(
+            session=session,
+            tenant=tenant,
+            kind=kind,
+            refs=[(r.source, r.record_id) for _i, r in of_kind],
+        )
+        for index, record in of_kind:
+            results[index].oneid = linked.get((record.source, record.record_id))
 
 
 _ID_FIELDS = {

@@ -9,6 +9,7 @@ from siyu.records.facts import (
     iter_refund_facts,
 )
 from siyu.records.feed import Changed, changed_orders, changed_refunds
+from siyu.records.match_fields import iter_customer_match_fields
 from siyu.records.models import CustomerRecord, Event, Order, Refund
 from siyu.records.schemas import (
     RECORD_MODELS,
@@ -64,6 +65,7 @@ __all__ = [
     "iter_order_item_facts",
     "iter_refund_facts",
     "iter_order_values",
+    "iter_customer_match_fields",
     "orders",
     "refunds_of_orders",
     "store_records",

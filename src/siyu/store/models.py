@@ -4,6 +4,7 @@ from siyu.channels import models as _channels  # noqa: F401
 from siyu.clv import models as _clv  # noqa: F401
 from siyu.experiments import models as _experiments  # noqa: F401
 from siyu.identity import models as _identity  # noqa: F401
+from siyu.identity.matching import models as _matching  # noqa: F401
 from siyu.ingest import models as _ingest  # noqa: F401
 from siyu.journeys import models as _journeys  # noqa: F401
 from siyu.loyalty import models as _loyalty  # noqa: F401

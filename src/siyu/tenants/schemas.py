@@ -11,6 +11,17 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, model_validator
 
 
+class MatchRules(BaseModel):
+    """Probabilistic matching: which scored pairs merge and which wait for a person."""
+
+    # A pair of persons whose best record pair reaches this match probability merges.
+    accept_probability: float = Field(default=0.9, gt=0, le=1)
+    # From here up to `accept_probability` the pair goes to the review queue.
+    review_probability: float = Field(default=0.5, gt=0, le=1)
+    # Blocks (records sharing a blocking key) larger than this are not compared.
+    max_block: int = Field(default=300, ge=2)
+
+
 class IdentityRules(BaseModel):
     """Merge guards: a merge that would break one is recorded for review, not applied."""
 
@@ -30,6 +41,10 @@ class IdentityRules(BaseModel):
     weak_types: list[str] = Field(default_factory=lambda: ["device_id"])
     # Tenant-defined identifier types: name -> normalisation ("as_is", "lower", "upper").
     custom_types: dict[str, str] = Field(default_factory=dict)
+    # Score arriving customer records against their block (after `siyu identity match`
+    # trained a model): pairs no strong identifier links merge or go to review.
+    probabilistic: bool = False
+    matching: MatchRules = Field(default_factory=MatchRules)
 
 
 class FieldRule(BaseModel):

@@ -1,0 +1,1 @@
+"""Probabilistic matching (Fellegi–Sunter) of customer records no strong identifier links."""
