@@ -15,6 +15,7 @@ from siyu.engine.snapshot import (
     Snapshot,
     current_snapshot,
     export_snapshot,
+    publish_snapshot,
     with_local_times,
     write_fact,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "export_snapshot",
     "open_engine",
     "portable",
+    "publish_snapshot",
     "spark_session",
     "spark_unavailable",
     "with_local_times",

@@ -62,6 +62,21 @@ class Engine:
         pq.write_table(data, path / "part-00000.parquet")
         return self._read(path)
 
+    def materialise(self, name: str, expr: ir.Table) -> ir.Table:
+        """Run `expr` once, keep its result as fact `name` of the snapshot, and read it back.
+
+        For derived facts several later queries read (e.g. the per-person tables rules run
+        on): they are computed once per snapshot instead of once per query.
+        """
+        path = self.snapshot.path(name)
+        if self.name == "duckdb":
+            path.mkdir(parents=True, exist_ok=True)
+            self.backend.to_parquet(expr, path / "part-00000.parquet")
+        else:  # Spark writes a directory of part files
+            self.backend.to_parquet(expr, path, mode="overwrite")
+        self._facts[name] = self._read(path)
+        return self._facts[name]
+
     def to_arrow(self, expr: ir.Table) -> pa.Table:
         """Run `expr` and return its result."""
         return self.backend.to_pyarrow(expr)

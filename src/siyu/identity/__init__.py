@@ -9,6 +9,11 @@ from siyu.identity.identifiers import (
     normalize_phone,
     phone_sha256,
 )
+from siyu.identity.lookups import (
+    current_oneids,
+    identifiers_of_persons,
+    iter_identifier_types,
+)
 from siyu.identity.schemas import (
     BlockedView,
     DetachResult,
@@ -47,9 +52,12 @@ __all__ = [
     "RecordRef",
     "ResolveReport",
     "current_oneid",
+    "current_oneids",
     "detach_record",
     "explain_person",
     "find_persons",
+    "identifiers_of_persons",
+    "iter_identifier_types",
     "iter_identity_map",
     "list_blocked",
     "normalize_identifiers",
