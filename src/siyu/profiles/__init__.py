@@ -2,6 +2,8 @@
 
 from siyu.profiles.schemas import PersonSummary, PersonView, Traits
 from siyu.profiles.service import (
+    IDENTIFIER_FIELDS,
+    MERGED_FIELDS,
     UNPAID,
     PersonNotFoundError,
     basic_traits,
@@ -12,6 +14,8 @@ from siyu.profiles.service import (
 )
 
 __all__ = [
+    "IDENTIFIER_FIELDS",
+    "MERGED_FIELDS",
     "UNPAID",
     "PersonNotFoundError",
     "PersonSummary",

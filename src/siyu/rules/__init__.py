@@ -18,9 +18,11 @@ from siyu.rules.schemas import (
     RuleError,
     TagCondition,
     TagGroupCondition,
+    check_references,
     dump_rule,
     parse_rule,
     split_tag_key,
+    tag_references,
     walk,
 )
 
@@ -36,6 +38,7 @@ __all__ = [
     "RuleFacts",
     "TagCondition",
     "TagGroupCondition",
+    "check_references",
     "current_facts",
     "derive_facts",
     "dump_rule",
@@ -45,5 +48,6 @@ __all__ = [
     "parse_rule",
     "prepared_facts",
     "split_tag_key",
+    "tag_references",
     "walk",
 ]

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import ibis
@@ -74,6 +75,12 @@ class RuleFacts:
     """An open engine over a rules snapshot, with the derived tables."""
 
     engine: eng.Engine
+
+    @property
+    def exported_at(self) -> datetime:
+        """When the snapshot's data was read from the store (its version's time)."""
+        stamp = self.engine.snapshot.root.name.split("-")[0]
+        return datetime.strptime(stamp, "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC)
 
     @property
     def profile(self) -> ir.Table:

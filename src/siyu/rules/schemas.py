@@ -18,7 +18,7 @@ type here, once, so the batch compiler and the online evaluator receive clean da
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
@@ -423,3 +423,35 @@ def _convert(name: str, kind: FieldType, value: Any) -> Any:
     if not amount.is_finite() or amount.as_tuple().exponent < -2:  # type: ignore[operator]
         raise ValueError(f"{name} is an amount in yuan with at most 2 decimals, got {value!r}")
     return amount
+
+
+def tag_references(rule: Rule) -> tuple[set[str], set[str]]:
+    """The tag keys and tag groups a rule tests."""
+    keys: set[str] = set()
+    groups: set[str] = set()
+    for node in walk(rule):
+        if isinstance(node, TagCondition):
+            keys.add(node.tag)
+        elif isinstance(node, TagGroupCondition):
+            groups.add(node.tag_group)
+            keys.update(node.keys() or [])
+    return keys, groups
+
+
+def check_references(
+    rule: Rule,
+    *,
+    tag_keys: Collection[str],
+    tag_groups: Collection[str],
+    identifier_types: Collection[str],
+) -> None:
+    """Raise RuleError if the rule names tags, groups or identifier types that do not exist."""
+    keys, groups = tag_references(rule)
+    problems = [f"unknown tag {k!r}" for k in sorted(keys) if k not in tag_keys]
+    problems += [f"unknown tag group {g!r}" for g in sorted(groups) if g not in tag_groups]
+    for node in walk(rule):
+        if isinstance(node, IdentifierCondition) and node.has_identifier not in identifier_types:
+            known = ", ".join(sorted(identifier_types))
+            problems.append(f"unknown identifier type {node.has_identifier!r} (known: {known})")
+    if problems:
+        raise RuleError(problems)
