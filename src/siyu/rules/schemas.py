@@ -216,14 +216,17 @@ def _strings(value: Any) -> Any:
 
 class _Counted(_Node):
     """How many matching records, in the last `within_days` tenant-local days (today
-    included; no limit when absent), make the condition true: min <= count <= max."""
+    included; no limit when absent), make the condition true: min <= count <= max.
+    `min` defaults to 1 ("at least once"), or to 0 when a `max` is given ("at most")."""
 
     within_days: int | None = Field(default=None, ge=1, le=MAX_WINDOW_DAYS)
-    min: int = Field(default=1, ge=0)
+    min: int = Field(default=None, ge=0)  # type: ignore[assignment]
     max: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _range(self) -> _Counted:
+        if self.min is None:
+            object.__setattr__(self, "min", 1 if self.max is None else 0)
         if self.max is not None and self.max < self.min:
             raise ValueError(f"max ({self.max}) is below min ({self.min})")
         if self.min == 0 and self.max is None:
