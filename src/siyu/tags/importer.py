@@ -36,7 +36,7 @@ def import_tags(
     if tag is None and "tag" not in columns:
         raise ValueError("the CSV needs a column 'tag' (or give one tag for the whole file)")
     report = ImportReport()
-    wanted: dict[str, list[str]] = defaultdict(list)
+    wanted: dict[str, dict[str, None]] = defaultdict(dict)
     tags: dict[str, Tag | None] = {}
     for line, row in enumerate(reader, start=2):
         report.rows += 1
@@ -49,10 +49,13 @@ def import_tags(
         if problem is not None or oneid is None:
             report.bad.append(BadRow(line=line, reason=problem or "no person", row=values))
             continue
-        wanted[key].append(oneid)
+        if oneid in wanted[key]:
+            report.already += 1  # the same person twice in the file: nothing more to do
+            continue
+        wanted[key][oneid] = None
     for key, oneids in wanted.items():
         given = give_tag(
-            session=session, tenant=tenant, key=key, oneids=oneids, by=origin, via="import"
+            session=session, tenant=tenant, key=key, oneids=list(oneids), by=origin, via="import"
         )
         report.given += given.given
         report.already += given.already
