@@ -33,7 +33,13 @@ def _items(*categories: str) -> list[dict[str, Any]]:
 
 RECORDS: list[dict[str, Any]] = [
     customer(
-        "tmall", "a1", {"phone": "13800000001"}, gender="f", city="上海", birthday="1990-05-12"
+        "tmall",
+        "a1",
+        {"phone": "13800000001"},
+        gender="f",
+        city="上海",
+        birthday="1990-05-12",
+        name="王芳",
     ),
     customer("pos", "a2", {"phone": "13800000001", "member_no": "m001"}, city="杭州"),
     order(
