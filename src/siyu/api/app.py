@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import siyu
-from siyu.api import experiments
+from siyu.api import audiences, experiments, tags
 from siyu.api.routes import router
 from siyu.runtime import Runtime
 
@@ -20,6 +20,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.include_router(router)
     app.include_router(experiments.router)
+    app.include_router(tags.router)
+    app.include_router(audiences.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -12,7 +12,9 @@ from siyu.cli import experiment as experiment_cli
 from siyu.cli import ingest as ingest_cli
 from siyu.cli import person as person_cli
 from siyu.cli import report as report_cli
+from siyu.cli.audience import audience_app
 from siyu.cli.common import options
+from siyu.cli.tags import tag_app
 
 app = typer.Typer(
     name="siyu",
@@ -46,3 +48,6 @@ app.add_typer(experiment_cli.experiment_app, name="experiment")
 app.command("compute")(compute_cli.compute_command)
 app.command("report")(report_cli.report_command)
 app.command("import-retail")(report_cli.import_retail_command)
+app.add_typer(tag_app, name="tag")
+app.add_typer(tag_app, name="tags", help="Same as `siyu tag`.")
+app.add_typer(audience_app, name="audience")

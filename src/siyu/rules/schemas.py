@@ -83,9 +83,11 @@ _OPS_BY_TYPE: dict[FieldType, frozenset[str]] = {
     "money": frozenset(Op.__args__),  # type: ignore[attr-defined]
     "date": frozenset(Op.__args__),  # type: ignore[attr-defined]
 }
-# A tag key is `name`, or `group=value` for a value of a tag group.
-TAG_KEY = re.compile(r"^[^=\s](?:[^=]{0,62}[^=\s])?(?:=[^=\s](?:[^=]{0,62}[^=\s])?)?$")
-TAG_GROUP = re.compile(r"^[^=\s](?:[^=]{0,62}[^=\s])?$")
+# A tag key is `name`, or `group=value` for a value of a tag group: up to 64 characters
+# each, no `=` or `/` inside (keys appear in URLs), no spaces around.
+_NAME = r"[^=/\s](?:[^=/]{0,62}[^=/\s])?"
+TAG_KEY = re.compile(rf"^{_NAME}(?:={_NAME})?$")
+TAG_GROUP = re.compile(rf"^{_NAME}$")
 # `phone` is matched by its SHA-256 (identity keeps phones only as that key).
 IDENTIFIER_ALIASES = {"phone": "phone_sha256"}
 MAX_WINDOW_DAYS = 3650
