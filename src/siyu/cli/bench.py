@@ -71,6 +71,21 @@ def bench_compute(
     )
     _report(result, out or Path(f"bench-results/compute-{engine}.json"))
 
+@bench_app.command("audiences")
+def bench_audiences(
+    persons: Annotated[int, typer.Option(help="persons (≈2 orders, 1 event each)")] = 10_000_000,
+    runs: Annotated[int, typer.Option(help="timed counts after a warm-up")] = 5,
+    engine: Annotated[str, typer.Option(help="duckdb or spark")] = "duckdb",
+    out: Annotated[Path, typer.Option(help="JSON results")] = Path("bench-results/audiences.json"),
+    work_dir: Annotated[Path | None, typer.Option(help="keep the snapshot here")] = None,
+) -> None:
+    """Count a 4-condition audience (one behavioural) over N persons (target ≤ 1 s)."""
+    from siyu.bench.audiences import run_audiences_bench
+
+    result = run_audiences_bench(persons=persons, runs=runs, engine=engine, work_dir=work_dir)
+    _report(result, out)
+
+
 def _report(result: dict[str, Any], out: Path) -> None:
     table = Table("metric", "value", title=f"siyu bench {result['benchmark']}")
     for key, value in result.items():
