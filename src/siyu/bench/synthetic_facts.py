@@ -102,10 +102,17 @@ def write_facts(
         batches: Iterator[dict[str, object]] = (
             iter([])
             if make is None
-            else (make(seed, c, start, stop, now) for c, start, stop in chunks)
+            else (_whole(make(seed, c, start, stop, now)) for c, start, stop in chunks)
         )
         rows[name] = eng.write_fact(snapshot, name, schema, batches)  # type: ignore[arg-type]
     return rows
+
+
+def _whole(columns: dict[str, object]) -> dict[str, object]:
+    """Large string arrays can come back in chunks; a record batch needs whole arrays."""
+    return {
+        k: v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v for k, v in columns.items()
+    }
 
 
 def _identity(seed: int, chunk: int, start: int, stop: int, now: datetime) -> dict[str, object]:

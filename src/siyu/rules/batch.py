@@ -49,10 +49,10 @@ def matching(
     as_of: date,
     tag_sets: Mapping[str, ir.Table] | None = None,
 ) -> ir.Table:
-    """The OneIDs (column `oneid`) of the persons `rule` selects on day `as_of`.
+    """The persons `rule` selects on day `as_of` (columns `oneid`, `person`).
 
-    `tag_sets` replaces the stored holders of some tags (by key) with fresh results: rule
-    tags computed earlier in the same run.
+    `tag_sets` replaces the stored holders of some tags (by key) with fresh results (tables
+    with a `person` column): rule tags computed earlier in the same run.
     """
     compiler = _Compiler(facts, as_of, dict(tag_sets or {}))
     base = facts.profile
@@ -63,15 +63,15 @@ def matching(
         if isinstance(inner, _SetLeaf):
             persons, negated = compiler.persons(inner)
             join = base.anti_join if negate != negated else base.semi_join
-            base = join(persons, "oneid")
+            base = join(persons, "person")
         else:
             predicates.append(compiler.predicate(node))
     for name, persons in compiler.flags:
-        flagged = persons.select("oneid", **{name: ibis.literal(True)})
-        base = base.left_join(flagged, "oneid").select(base, flagged[name])
+        flagged = persons.select("person", **{name: ibis.literal(True)})
+        base = base.left_join(flagged, "person").select(base, flagged[name])
     if predicates:
         base = base.filter(functools.reduce(operator.and_, predicates))
-    return base.select("oneid")
+    return base.select("oneid", "person")
 
 
 class _Compiler:
@@ -108,7 +108,7 @@ class _Compiler:
             return self._holders(node.keys(), node.tag_group), False
         if isinstance(node, IdentifierCondition):
             held = self.facts.identifier_types
-            return held.filter(held.id_type == node.id_type).select("oneid"), False
+            return held.filter(held.id_type == node.id_type).select("person"), False
         if isinstance(node, BoughtCondition):
             return self._bought(node)
         return self._events(node)
@@ -124,9 +124,9 @@ class _Compiler:
         stored = tags.filter(tags.tag.isin(keys) if keys is not None else tags.tag_group == group)
         if fresh:
             stored = stored.filter(~stored.tag.isin(fresh))
-        holders = stored.select("oneid")
+        holders = stored.select("person")
         for key in fresh:
-            holders = holders.union(self.tag_sets[key].select("oneid"))
+            holders = holders.union(self.tag_sets[key].select("person"))
         return holders.distinct()
 
     def _window(self, table: ir.Table, within_days: int | None) -> ir.Table:
@@ -146,7 +146,7 @@ class _Compiler:
             if values is not None:
                 rows = rows.filter(rows[column].isin(values))
         if lines:  # several matching lines of one order count once
-            rows = rows.select("oneid", "source", "order_id").distinct()
+            rows = rows.select("person", "sale").distinct()
         return _counted(rows, node.min, node.max)
 
     def _events(self, node: EventCondition) -> tuple[ir.Table, bool]:
@@ -161,13 +161,13 @@ def _counted(rows: ir.Table, low: int, high: int | None) -> tuple[ir.Table, bool
     """Persons whose row count is within [low, high], as (persons, negated)."""
     if low >= 1 and high is None:
         if low == 1:
-            return rows.select("oneid").distinct(), False
-        counts = rows.group_by("oneid").aggregate(n=rows.count())
-        return counts.filter(counts.n >= low).select("oneid"), False
-    counts = rows.group_by("oneid").aggregate(n=rows.count())
+            return rows.select("person").distinct(), False
+        counts = rows.group_by("person").aggregate(n=rows.count())
+        return counts.filter(counts.n >= low).select("person"), False
+    counts = rows.group_by("person").aggregate(n=rows.count())
     if low == 0:  # zero rows qualifies: everyone except those above the range
-        return counts.filter(counts.n > high).select("oneid"), True
-    return counts.filter((counts.n >= low) & (counts.n <= high)).select("oneid"), False
+        return counts.filter(counts.n > high).select("person"), True
+    return counts.filter((counts.n >= low) & (counts.n <= high)).select("person"), False
 
 
 def _fen(value: Any) -> Any:

@@ -177,7 +177,7 @@ def _changes(
         assert tag.rule is not None
         chosen = rules.matching(rules.parse_rule(tag.rule), facts, as_of=day, tag_sets=fresh)
         for key in before:
-            chosen = chosen.anti_join(fresh[key], "oneid")
+            chosen = chosen.anti_join(fresh[key], "person")
         chosen = facts.engine.materialise(f"_tag_{tag.id}", chosen)
         fresh[tag.key] = chosen
         mine = current.filter(current.tag_id == tag.id)
