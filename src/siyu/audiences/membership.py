@@ -68,9 +68,8 @@ def refresh_audiences(
         current = facts.engine.fact(MEMBERS)
         for audience in chosen:
             tick = time.perf_counter()
-            selected = facts.engine.materialise(
-                f"_audience_{audience.id}",
-                rules.matching(rules.parse_rule(audience.rule), facts, as_of=day),
+            selected = facts.engine.scratch(
+                rules.matching(rules.parse_rule(audience.rule), facts, as_of=day)
             )
             mine = current.filter(current.audience_id == audience.id)
             entered = facts.engine.to_arrow(selected.anti_join(mine, "oneid"))

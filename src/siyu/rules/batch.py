@@ -3,8 +3,10 @@
 Conditions on traits and attributes are column predicates over `rule_profile`. The others
 (tags, identifiers, purchases, events) are sets of persons; at the top level of a rule
 they become semi/anti joins (what DuckDB runs fastest), elsewhere a left-joined flag.
-Every predicate is made null-free (`fill_null(False)`), so `not` is plain negation and
-the result is exactly the online evaluator's.
+Under a `not`, every predicate is made null-free (`fill_null(False)`), so negation is
+plain and the result is exactly the online evaluator's. Outside any `not` the formula is
+monotone, and a filter keeps a row only when it is true, so a null already acts as false
+there: leaving the comparisons bare lets the engine push them into the Parquet scan.
 """
 
 from __future__ import annotations
@@ -81,24 +83,29 @@ class _Compiler:
         self.tag_sets = tag_sets
         self.flags: list[tuple[str, ir.Table]] = []
 
-    def predicate(self, node: Rule) -> Any:
-        """A null-free boolean (deferred, resolved against the profile with flags)."""
+    def predicate(self, node: Rule, negated: bool = False) -> Any:
+        """A boolean (deferred, resolved against the profile with flags); null-free when
+        `negated` (under a `not`)."""
         if isinstance(node, All):
-            return functools.reduce(operator.and_, [self.predicate(n) for n in node.all])
+            parts = [self.predicate(n, negated) for n in node.all]
+            return functools.reduce(operator.and_, parts)
         if isinstance(node, AnyOf):
-            return functools.reduce(operator.or_, [self.predicate(n) for n in node.any])
+            parts = [self.predicate(n, negated) for n in node.any]
+            return functools.reduce(operator.or_, parts)
         if isinstance(node, Not):
-            return ~self.predicate(node.not_)
+            return ~self.predicate(node.not_, True)
         if isinstance(node, TraitCondition):
             value = _fen(node.value) if TRAIT_FIELDS[node.trait] == "money" else node.value
-            return _compare(_COLUMNS.get(node.trait, node.trait), node.op, value)
-        if isinstance(node, AttributeCondition):
-            return _compare(node.attribute, node.op, node.value)
-        persons, negated = self.persons(node)
-        name = f"_flag{len(self.flags)}"
-        self.flags.append((name, persons))
-        held = _[name].fill_null(False)
-        return ~held if negated else held
+            test = _compare(_COLUMNS.get(node.trait, node.trait), node.op, value)
+        elif isinstance(node, AttributeCondition):
+            test = _compare(node.attribute, node.op, node.value)
+        else:
+            persons, inverted = self.persons(node)
+            name = f"_flag{len(self.flags)}"
+            self.flags.append((name, persons))
+            held = _[name].fill_null(False)
+            return ~held if inverted else held
+        return test.fill_null(False) if negated else test
 
     def persons(self, node: _SetLeaf) -> tuple[ir.Table, bool]:
         """(persons, negated): the condition holds for them, or for everyone else."""
@@ -196,4 +203,4 @@ def _compare(column: str, op: str, value: Any) -> Any:
         "in": lambda: field.isin(literal),
         "not_in": lambda: ~field.isin(literal),
     }
-    return tests[op]().fill_null(False)
+    return tests[op]()

@@ -162,12 +162,13 @@ def current_facts(
 ) -> Iterator[RuleFacts | None]:
     """The last published rules snapshot (None if there is none yet)."""
     snapshot = eng.current_snapshot(engine_dir=Path(engine_dir) / SUBDIR, tenant=tenant)
-    if snapshot is None or not snapshot.path(PROFILE).exists():
+    if snapshot is None:
         yield None
         return
     runner = eng.open_engine(engine, snapshot=snapshot, spark_master=spark_master)
     try:
-        yield RuleFacts(runner)
+        # Derived facts are kept per engine: a snapshot another engine derived has none.
+        yield RuleFacts(runner) if runner.has_fact(PROFILE) else None
     finally:
         runner.close()
 

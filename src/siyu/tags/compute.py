@@ -178,7 +178,7 @@ def _changes(
         chosen = rules.matching(rules.parse_rule(tag.rule), facts, as_of=day, tag_sets=fresh)
         for key in before:
             chosen = chosen.anti_join(fresh[key], "person")
-        chosen = facts.engine.materialise(f"_tag_{tag.id}", chosen)
+        chosen = facts.engine.scratch(chosen)
         fresh[tag.key] = chosen
         mine = current.filter(current.tag_id == tag.id)
         entered = facts.engine.to_arrow(chosen.anti_join(mine, "oneid"))
