@@ -3,6 +3,7 @@
 from siyu.engine import portable
 from siyu.engine.backends import (
     ENGINES,
+    NATIVE_FILE,
     Engine,
     EngineUnavailableError,
     open_engine,
@@ -23,6 +24,7 @@ from siyu.engine.snapshot import (
 __all__ = [
     "ENGINES",
     "FACT_SCHEMAS",
+    "NATIVE_FILE",
     "Engine",
     "EngineUnavailableError",
     "ExtraFact",
