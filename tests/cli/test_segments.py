@@ -113,3 +113,20 @@ def test_audience_cli(cli_run: RunCli, loaded: dict[str, str], tmp_path: Path) -
     assert cli_run("audience", "create", "x", "--rule", '{"trait": "x"}').exit_code == 1
     assert cli_run("audience", "delete", "点击").exit_code == 0
     assert cli_run("audience", "preview", "点击").exit_code == 1
+
+
+def test_bench_audiences(cli_run: RunCli, tmp_path: Path) -> None:
+    out = tmp_path / "audiences.json"
+    args = ["bench", "audiences", "--persons", "3000", "--runs", "2", "--out", out]
+    result = cli_run(*args, "--work-dir", tmp_path / "w", db=False)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())
+    assert figures["benchmark"] == "audiences" and figures["persons"] == 3000
+    assert figures["orders"] > 3000 and len(figures["count_seconds_runs"]) == 2
+    assert 0 < figures["count_matches"] < 3000
+    # Reusing the generated facts gives the same audience.
+    again = cli_run(*args, "--work-dir", tmp_path / "w", "--reuse", db=False)
+    assert again.exit_code == 0, again.output
+    reused = json.loads(out.read_text())
+    assert reused["generate_seconds"] is None
+    assert reused["count_matches"] == figures["count_matches"]
