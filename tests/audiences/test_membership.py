@@ -172,6 +172,13 @@ def test_run_due(session: Session, tenant: TenantContext, tmp_path: Path) -> Non
     build(session, tenant, tmp_path)
     _create(session, tenant, "daily", {"tag": "VIP"}, refresh_minutes=1440)
     _create(session, tenant, "on demand", {"tag": "VIP"})
-    first = audiences.run_due(session=session, tenant=tenant, engine_dir=tmp_path)
+    first = audiences.refresh_audiences(
+        session=session, tenant=tenant, engine_dir=tmp_path, due_only=True
+    )
     assert [(a.name, a.size) for a in first.audiences] == [("daily", 2)]
-    assert audiences.run_due(session=session, tenant=tenant, engine_dir=tmp_path).audiences == []
+    assert (
+        audiences.refresh_audiences(
+            session=session, tenant=tenant, engine_dir=tmp_path, due_only=True
+        ).audiences
+        == []
+    )

@@ -106,9 +106,16 @@ def test_run_due(session: Session, tenant: TenantContext, tmp_path: Path) -> Non
             tag=TagIn(key=key, rule={"tag": "VIP"}, refresh_minutes=minutes),
             by="ops",
         )
-    first = tags.run_due(session=session, tenant=tenant, engine_dir=tmp_path)
+    first = tags.compute_rule_tags(
+        session=session, tenant=tenant, engine_dir=tmp_path, due_only=True
+    )
     assert [(t.key, t.holders) for t in first.tags] == [("hourly", 2)]
     # Just computed: not due again for an hour.
-    assert tags.run_due(session=session, tenant=tenant, engine_dir=tmp_path).tags == []
+    assert (
+        tags.compute_rule_tags(
+            session=session, tenant=tenant, engine_dir=tmp_path, due_only=True
+        ).tags
+        == []
+    )
     assert tags.get_tag(session=session, tenant=tenant, key="hourly").computed_at is not None
     assert tags.get_tag(session=session, tenant=tenant, key="manual-only").computed_at is None

@@ -1,7 +1,7 @@
 """Audiences (人群): rule-defined segments with materialised membership and its history."""
 
 from siyu.audiences.export import EXPORT_FIELDS, ExportFieldError, export_audience
-from siyu.audiences.membership import on_records, refresh_audiences, run_due
+from siyu.audiences.membership import on_records, refresh_audiences
 from siyu.audiences.schemas import (
     AudienceIn,
     AudienceRefreshed,
@@ -60,6 +60,5 @@ __all__ = [
     "overlap",
     "preview",
     "refresh_audiences",
-    "run_due",
     "update_audience",
 ]

@@ -11,26 +11,22 @@ whose data changed after the snapshot).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from datetime import date, datetime, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
-import pyarrow as pa
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.orm import Session
 
-from siyu import engine as eng
 from siyu import identity, rules, tags
 from siyu.audiences.models import Audience, AudienceMembership, AudienceRun
 from siyu.audiences.schemas import AudienceRefreshed, OnlineReport, RefreshReport
 from siyu.audiences.service import open_count
+from siyu.rules import intervals
 from siyu.store.base import table, utcnow
 from siyu.tenants import TenantContext
 
-MEMBERS = "audience_members"
-_MEMBERS_SCHEMA = pa.schema(
-    [("id", pa.int64()), ("audience_id", pa.int64()), ("oneid", pa.string())]
-)
 _CHUNK = 1000
 
 
@@ -61,24 +57,18 @@ def refresh_audiences(
         tenant=tenant,
         engine_dir=engine_dir,
         tags=tags.tag_fact(session=session, tenant=tenant),
-        extra={MEMBERS: eng.ExtraFact(_MEMBERS_SCHEMA, _open_members(session, tenant, ids))},
+        extra={intervals.OPEN: intervals.open_intervals(session, _open_members(tenant, ids))},
         engine=engine,
         spark_master=spark_master,
     ) as facts:
-        current = facts.engine.fact(MEMBERS)
         for audience in chosen:
             tick = time.perf_counter()
+            # Computed once: both sides of the diff read it.
             selected = facts.engine.scratch(
                 rules.matching(rules.parse_rule(audience.rule), facts, as_of=day)
             )
-            mine = current.filter(current.audience_id == audience.id)
-            entered = facts.engine.to_arrow(selected.anti_join(mine, "oneid"))
-            exited = facts.engine.to_arrow(mine.anti_join(selected, "oneid").select("id"))
-            results[audience.id] = (
-                entered.column("oneid").to_pylist(),
-                exited.column("id").to_pylist(),
-                time.perf_counter() - tick,
-            )
+            entered, exited = intervals.diff(facts.engine, selected, audience.id)
+            results[audience.id] = (entered, exited, time.perf_counter() - tick)
     for audience in chosen:
         entered_ids, exited_ids, seconds = results[audience.id]
         exits = _exit(session, exited_ids, started, "refresh")
@@ -104,25 +94,6 @@ def refresh_audiences(
     report.seconds = round(time.perf_counter() - clock, 3)
     session.commit()
     return report
-
-
-def run_due(
-    *,
-    session: Session,
-    tenant: TenantContext,
-    engine_dir: Path,
-    engine: str = "duckdb",
-    spark_master: str = "local[2]",
-) -> RefreshReport:
-    """Refresh the audiences whose `refresh_minutes` have passed (a worker calls this)."""
-    return refresh_audiences(
-        session=session,
-        tenant=tenant,
-        engine_dir=engine_dir,
-        due_only=True,
-        engine=engine,
-        spark_master=spark_master,
-    )
 
 
 def on_records(
@@ -182,32 +153,15 @@ def _chosen(
             raise LookupError(f"no audience {', '.join(map(repr, unknown))}")
         return [by_name[n] for n in dict.fromkeys(names)]
     if due_only:
-        return [a for a in everyone if _due(a, now)]
+        return [a for a in everyone if intervals.due(a.refreshed_at, a.refresh_minutes, now)]
     return everyone
 
 
-def _due(audience: Audience, now: datetime) -> bool:
-    if audience.refresh_minutes is None:
-        return False
-    last = audience.refreshed_at
-    return last is None or last + timedelta(minutes=audience.refresh_minutes) <= now
-
-
-def _open_members(
-    session: Session, tenant: TenantContext, audience_ids: list[int]
-) -> Iterator[dict[str, list[object]]]:
+def _open_members(tenant: TenantContext, audience_ids: list[int]) -> Select[Any]:
     m = AudienceMembership
-    result = session.execute(
-        select(m.id, m.audience_id, m.oneid)
-        .where(m.tenant_id == tenant.id, m.audience_id.in_(audience_ids), m.exited_at.is_(None))
-        .execution_options(yield_per=20_000)
+    return select(m.id, m.audience_id, m.oneid).where(
+        m.tenant_id == tenant.id, m.audience_id.in_(audience_ids), m.exited_at.is_(None)
     )
-    for rows in result.partitions(20_000):
-        yield {
-            "id": [r[0] for r in rows],
-            "audience_id": [r[1] for r in rows],
-            "oneid": [r[2] for r in rows],
-        }
 
 
 def _open_of(

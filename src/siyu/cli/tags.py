@@ -199,10 +199,11 @@ def run_due(
 ) -> None:
     """Recompute the rule tags whose refresh interval has passed (for a scheduler)."""
     with tenant_session() as (rt, session, tenant):
-        report = tags.run_due(
+        report = tags.compute_rule_tags(
             session=session,
             tenant=tenant,
             engine_dir=Path(rt.settings.engine_dir),
+            due_only=True,
             engine=engine or rt.settings.engine,
             spark_master=rt.settings.spark_master,
         )

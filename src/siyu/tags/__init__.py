@@ -1,6 +1,6 @@
 """Tags: manual, imported and rule tags, tag groups, and who holds which tag since when."""
 
-from siyu.tags.compute import compute_rule_tags, run_due
+from siyu.tags.compute import compute_rule_tags
 from siyu.tags.facts import tag_fact, tag_keys_of_persons
 from siyu.tags.importer import import_tags
 from siyu.tags.schemas import (
@@ -52,7 +52,6 @@ __all__ = [
     "list_groups",
     "list_tags",
     "remove_tag",
-    "run_due",
     "tag_fact",
     "tag_history",
     "tag_keys_of_persons",

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import graphlib
 import time
-from collections.abc import Collection, Iterator
-from datetime import date, datetime, timedelta
+from collections.abc import Collection
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import ibis.expr.types as ir
-import pyarrow as pa
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.orm import Session
 
-from siyu import engine as eng
 from siyu import rules
+from siyu.rules import intervals
 from siyu.store.base import table, utcnow
 from siyu.tags.facts import tag_fact
 from siyu.tags.models import Tag, TagAssignment, TagGroup
@@ -28,8 +28,6 @@ from siyu.tags.schemas import TagComputed, TagComputeReport
 from siyu.tags.service import dependencies, open_holders
 from siyu.tenants import TenantContext
 
-CURRENT = "tag_current"
-_CURRENT_SCHEMA = pa.schema([("id", pa.int64()), ("tag_id", pa.int64()), ("oneid", pa.string())])
 _CHUNK = 1000
 
 
@@ -58,7 +56,7 @@ def compute_rule_tags(
         tenant=tenant,
         engine_dir=engine_dir,
         tags=tag_fact(session=session, tenant=tenant),
-        extra={CURRENT: eng.ExtraFact(_CURRENT_SCHEMA, _current(session, tenant, ids))},
+        extra={intervals.OPEN: intervals.open_intervals(session, _current(tenant, ids))},
         engine=engine,
         spark_master=spark_master,
     ) as facts:
@@ -72,25 +70,6 @@ def compute_rule_tags(
     report.seconds = round(time.perf_counter() - clock, 3)
     session.commit()
     return report
-
-
-def run_due(
-    *,
-    session: Session,
-    tenant: TenantContext,
-    engine_dir: Path,
-    engine: str = "duckdb",
-    spark_master: str = "local[2]",
-) -> TagComputeReport:
-    """Recompute the rule tags whose `refresh_minutes` have passed (a worker calls this)."""
-    return compute_rule_tags(
-        session=session,
-        tenant=tenant,
-        engine_dir=engine_dir,
-        due_only=True,
-        engine=engine,
-        spark_master=spark_master,
-    )
 
 
 def _chosen(
@@ -111,7 +90,7 @@ def _chosen(
             raise LookupError(f"no rule tag {', '.join(map(repr, unknown))}")
         chosen = [by_key[k] for k in keys]
     elif due_only:
-        chosen = [t for t in all_rule_tags if _due(t, now)]
+        chosen = [t for t in all_rule_tags if intervals.due(t.computed_at, t.refresh_minutes, now)]
     else:
         chosen = all_rule_tags
     groups = {t.tag_group for t in chosen if t.tag_group is not None}
@@ -126,14 +105,6 @@ def _chosen(
     )
     extra = [t for t in all_rule_tags if t.tag_group in exclusive and t not in chosen]
     return sorted([*chosen, *extra], key=lambda t: (t.tag_group or "", t.position, t.key))
-
-
-def _due(tag: Tag, now: datetime) -> bool:
-    if tag.refresh_minutes is None:
-        return False
-    return (
-        tag.computed_at is None or tag.computed_at + timedelta(minutes=tag.refresh_minutes) <= now
-    )
 
 
 def _ordered(
@@ -171,7 +142,6 @@ def _changes(
 ) -> dict[Tag, tuple[list[str], list[int], int]]:
     """Per tag: OneIDs entering, assignment ids ending, holders after the run."""
     fresh: dict[str, ir.Table] = {}
-    current = facts.engine.fact(CURRENT)
     found: dict[Tag, tuple[list[str], list[int], int]] = {}
     for tag, before in ordered:
         assert tag.rule is not None
@@ -180,35 +150,16 @@ def _changes(
             chosen = chosen.anti_join(fresh[key], "person")
         chosen = facts.engine.scratch(chosen)
         fresh[tag.key] = chosen
-        mine = current.filter(current.tag_id == tag.id)
-        entered = facts.engine.to_arrow(chosen.anti_join(mine, "oneid"))
-        exited = facts.engine.to_arrow(mine.anti_join(chosen, "oneid").select("id"))
-        found[tag] = (
-            entered.column("oneid").to_pylist(),
-            exited.column("id").to_pylist(),
-            facts.engine.count(chosen),
-        )
+        entered, exited = intervals.diff(facts.engine, chosen, tag.id)
+        found[tag] = (entered, exited, facts.engine.count(chosen))
     return found
 
 
-def _current(
-    session: Session, tenant: TenantContext, tag_ids: list[int]
-) -> Iterator[dict[str, list[object]]]:
-    result = session.execute(
-        select(TagAssignment.id, TagAssignment.tag_id, TagAssignment.oneid)
-        .where(
-            TagAssignment.tenant_id == tenant.id,
-            TagAssignment.tag_id.in_(tag_ids),
-            TagAssignment.removed_at.is_(None),
-        )
-        .execution_options(yield_per=20_000)
+def _current(tenant: TenantContext, tag_ids: list[int]) -> Select[Any]:
+    a = TagAssignment
+    return select(a.id, a.tag_id, a.oneid).where(
+        a.tenant_id == tenant.id, a.tag_id.in_(tag_ids), a.removed_at.is_(None)
     )
-    for rows in result.partitions(20_000):
-        yield {
-            "id": [r[0] for r in rows],
-            "tag_id": [r[1] for r in rows],
-            "oneid": [r[2] for r in rows],
-        }
 
 
 def _write(
