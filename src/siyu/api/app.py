@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import siyu
-from siyu.api import experiments
+from siyu.api import audiences, experiments, tags
 from siyu.api import journeys as journeys_api
 from siyu.api import loyalty as loyalty_api
 from siyu.api.routes import router
@@ -24,6 +24,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(experiments.router)
     app.include_router(journeys_api.router)
     loyalty_api.install(app)
+    app.include_router(tags.router)
+    app.include_router(audiences.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

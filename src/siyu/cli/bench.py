@@ -98,6 +98,26 @@ def bench_journeys(
     _report(result, out)
 
 
+@bench_app.command("audiences")
+def bench_audiences(
+    persons: Annotated[int, typer.Option(help="persons (≈2 orders, 1 event each)")] = 10_000_000,
+    runs: Annotated[int, typer.Option(help="timed counts after a warm-up")] = 5,
+    engine: Annotated[str, typer.Option(help="duckdb or spark")] = "duckdb",
+    out: Annotated[Path, typer.Option(help="JSON results")] = Path("bench-results/audiences.json"),
+    work_dir: Annotated[Path | None, typer.Option(help="keep the snapshot here")] = None,
+    reuse: Annotated[
+        bool, typer.Option("--reuse", help="reuse facts generated before in --work-dir")
+    ] = False,
+) -> None:
+    """Count a 4-condition audience (one behavioural) over N persons (target ≤ 1 s)."""
+    from siyu.bench.audiences import run_audiences_bench
+
+    result = run_audiences_bench(
+        persons=persons, runs=runs, engine=engine, work_dir=work_dir, reuse=reuse
+    )
+    _report(result, out)
+
+
 @bench_app.command("loyalty")
 def bench_loyalty(
     operations: Annotated[int, typer.Option(help="earn + redeem operations")] = 20_000,

@@ -15,7 +15,9 @@ from siyu.cli import journeys as journeys_cli
 from siyu.cli import loyalty as loyalty_cli
 from siyu.cli import person as person_cli
 from siyu.cli import report as report_cli
+from siyu.cli.audience import audience_app
 from siyu.cli.common import options
+from siyu.cli.tags import tag_app
 
 app = typer.Typer(
     name="siyu",
@@ -59,3 +61,6 @@ app.command("worker")(journeys_cli.worker)
 app.add_typer(clv_cli.clv_app, name="clv")
 app.add_typer(loyalty_cli.loyalty_app, name="loyalty")
 bench.bench_app.command("matching")(identity_match.bench_matching)
+app.add_typer(tag_app, name="tag")
+app.add_typer(tag_app, name="tags", help="Same as `siyu tag`.")
+app.add_typer(audience_app, name="audience")

@@ -3,6 +3,7 @@
 from siyu.engine import portable
 from siyu.engine.backends import (
     ENGINES,
+    NATIVE_FILE,
     Engine,
     EngineUnavailableError,
     open_engine,
@@ -15,6 +16,7 @@ from siyu.engine.snapshot import (
     Snapshot,
     current_snapshot,
     export_snapshot,
+    publish_snapshot,
     with_local_times,
     write_fact,
 )
@@ -22,6 +24,7 @@ from siyu.engine.snapshot import (
 __all__ = [
     "ENGINES",
     "FACT_SCHEMAS",
+    "NATIVE_FILE",
     "Engine",
     "EngineUnavailableError",
     "ExtraFact",
@@ -30,6 +33,7 @@ __all__ = [
     "export_snapshot",
     "open_engine",
     "portable",
+    "publish_snapshot",
     "spark_session",
     "spark_unavailable",
     "with_local_times",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ import pyarrow.parquet as pq
 from siyu.engine.snapshot import Snapshot
 
 ENGINES = ("duckdb", "spark")
+NATIVE_FILE = "derived.duckdb"  # DuckDB's own file of a snapshot's derived facts
+_NATIVE = "derived"
+_NATIVE_SCHEMA = (_NATIVE, "main")
 
 
 class EngineUnavailableError(RuntimeError):
@@ -36,15 +40,24 @@ class Engine:
     backend: Any
     snapshot: Snapshot
     _facts: dict[str, ir.Table] = field(default_factory=dict)
+    _attached: bool | None = None  # DuckDB's derived file: None, or attached read-only?
 
     def fact(self, name: str) -> ir.Table:
         """A fact of the snapshot as an Ibis table (read once per engine)."""
         if name not in self._facts:
+            if self._native(name):
+                self._facts[name] = self.backend.table(name, database=_NATIVE_SCHEMA)
+                return self._facts[name]
             path = self.snapshot.path(name)
             if not path.exists():
                 raise KeyError(f"snapshot {self.snapshot.root} has no fact {name!r}")
             self._facts[name] = self._read(path)
         return self._facts[name]
+
+    def has_fact(self, name: str) -> bool:
+        """Whether the snapshot has fact `name` for this engine (derived facts are kept in
+        the format of the engine that derived them)."""
+        return name in self._facts or self._native(name) or self.snapshot.path(name).exists()
 
     def _read(self, path: Path) -> ir.Table:
         # DuckDB reads a glob of files, Spark a directory: the same layout serves both.
@@ -61,6 +74,55 @@ class Engine:
         path.mkdir(parents=True, exist_ok=True)
         pq.write_table(data, path / "part-00000.parquet")
         return self._read(path)
+
+    def scratch(self, expr: ir.Table) -> ir.Table:
+        """Run `expr` once and read its result back (a run's intermediate result, e.g. a
+        rule's persons that several diffs read), as Parquet under the snapshot's scratch."""
+        path = self.snapshot.root / "_scratch" / f"{secrets.token_hex(8)}"
+        self._write_parquet(expr, path)
+        return self._read(path)
+
+    def materialise(self, name: str, expr: ir.Table) -> ir.Table:
+        """Run `expr` once, keep its result as fact `name` of the snapshot, and read it back.
+
+        For derived facts many later queries read (e.g. the per-person tables rules run
+        on), computed once per snapshot and before it is published: Spark keeps them as
+        Parquet like every fact; DuckDB in its own file beside them (`derived.duckdb`),
+        whose native tables it scans several times faster than Parquet.
+        """
+        if self.name == "duckdb":
+            self._attach(read_only=False)
+            self.backend.create_table(name, obj=expr, database=_NATIVE_SCHEMA, overwrite=True)
+            # Read-only again at once: other processes may then open the file too.
+            self._attach(read_only=True)
+            self._facts[name] = self.backend.table(name, database=_NATIVE_SCHEMA)
+        else:
+            self._write_parquet(expr, self.snapshot.path(name))
+            self._facts[name] = self._read(self.snapshot.path(name))
+        return self._facts[name]
+
+    def _write_parquet(self, expr: ir.Table, path: Path) -> None:
+        if self.name == "duckdb":
+            path.mkdir(parents=True, exist_ok=True)
+            self.backend.to_parquet(expr, path / "part-00000.parquet")
+        else:  # Spark writes a directory of part files
+            self.backend.to_parquet(expr, path, mode="overwrite")
+
+    def _native(self, name: str) -> bool:
+        """Whether DuckDB's file of derived facts has table `name` (attaching it if so)."""
+        if self.name != "duckdb" or not (self.snapshot.root / NATIVE_FILE).exists():
+            return False
+        if self._attached is None:
+            self._attach(read_only=True)
+        return name in self.backend.list_tables(database=_NATIVE_SCHEMA)
+
+    def _attach(self, *, read_only: bool) -> None:
+        if self._attached == read_only:
+            return
+        if self._attached is not None:
+            self.backend.detach(_NATIVE)
+        self.backend.attach(self.snapshot.root / NATIVE_FILE, name=_NATIVE, read_only=read_only)
+        self._attached = read_only
 
     def to_arrow(self, expr: ir.Table) -> pa.Table:
         """Run `expr` and return its result."""

@@ -134,8 +134,13 @@ def export_snapshot(
     tenant: TenantContext,
     engine_dir: Path,
     extra: Mapping[str, ExtraFact] | None = None,
+    publish: bool = True,
 ) -> Snapshot:
-    """Stream the tenant's facts from the store into a new snapshot and publish it."""
+    """Stream the tenant's facts from the store into a new snapshot and publish it.
+
+    With `publish=False` the caller adds derived facts first and then calls
+    `publish_snapshot`, so readers never see the snapshot without them.
+    """
     base = tenant_dir(engine_dir, tenant)
     version = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}"
     snapshot = Snapshot(root=base / "snapshots" / version, zone=tenant.settings.timezone)
@@ -144,8 +149,14 @@ def export_snapshot(
         write_fact(snapshot, name, FACT_SCHEMAS[name], reader(session=session, tenant=tenant))
     for name, fact in (extra or {}).items():
         write_fact(snapshot, name, fact.schema, fact.batches)
-    _publish(base, snapshot)
+    if publish:
+        _publish(base, snapshot)
     return snapshot
+
+
+def publish_snapshot(*, engine_dir: Path, tenant: TenantContext, snapshot: Snapshot) -> None:
+    """Make `snapshot` (exported with `publish=False`) the tenant's current one."""
+    _publish(tenant_dir(engine_dir, tenant), snapshot)
 
 
 def current_snapshot(*, engine_dir: Path, tenant: TenantContext) -> Snapshot | None:

@@ -10,6 +10,11 @@ from siyu.identity.identifiers import (
     normalize_phone,
     phone_sha256,
 )
+from siyu.identity.lookups import (
+    current_oneids,
+    identifiers_of_persons,
+    iter_identifier_types,
+)
 from siyu.identity.matching.review import MatchError, decide_review, list_review
 from siyu.identity.matching.schemas import (
     MatchRunReport,
@@ -72,9 +77,12 @@ __all__ = [
     "ReviewRecord",
     "current_oneid",
     "decide_review",
+    "current_oneids",
     "detach_record",
     "explain_person",
     "find_persons",
+    "identifiers_of_persons",
+    "iter_identifier_types",
     "iter_identity_map",
     "list_blocked",
     "merges_since",

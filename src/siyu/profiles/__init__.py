@@ -3,6 +3,8 @@
 from siyu.profiles.contacts import contact_cards, persons_on_day
 from siyu.profiles.schemas import ContactCard, PersonSummary, PersonView, Traits
 from siyu.profiles.service import (
+    IDENTIFIER_FIELDS,
+    MERGED_FIELDS,
     UNPAID,
     PersonNotFoundError,
     basic_traits,
@@ -13,6 +15,8 @@ from siyu.profiles.service import (
 )
 
 __all__ = [
+    "IDENTIFIER_FIELDS",
+    "MERGED_FIELDS",
     "UNPAID",
     "ContactCard",
     "PersonNotFoundError",

@@ -1,8 +1,10 @@
 """Canonical records (customer, order, refund, event): the contract and their storage."""
 
 from siyu.records.facts import (
+    CUSTOMER_PROFILE_FIELDS,
     changed_since,
     iter_customer_facts,
+    iter_customer_profile_facts,
     iter_event_facts,
     iter_order_facts,
     iter_order_item_facts,
@@ -36,6 +38,7 @@ from siyu.records.service import (
 )
 
 __all__ = [
+    "CUSTOMER_PROFILE_FIELDS",
     "RECORD_MODELS",
     "CanonicalRecord",
     "Changed",
@@ -60,6 +63,7 @@ __all__ = [
     "events",
     "find_customer_records",
     "iter_customer_facts",
+    "iter_customer_profile_facts",
     "iter_event_facts",
     "iter_order_facts",
     "iter_order_item_facts",

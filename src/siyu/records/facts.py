@@ -36,6 +36,30 @@ def iter_customer_facts(*, session: Session, tenant: TenantContext) -> Iterator[
         yield _columns(names, [(r[0], r[1], r[2], "member_no" in (r[3] or {}), r[4]) for r in rows])
 
 
+# Customer-record attributes rules may test; no names, phones or addresses (the snapshot
+# on disk holds no personal data beyond what matching and rules need).
+CUSTOMER_PROFILE_FIELDS = (
+    "gender",
+    "birthday",
+    "province",
+    "city",
+    "district",
+    "store_id",
+    "staff_id",
+)
+
+
+def iter_customer_profile_facts(*, session: Session, tenant: TenantContext) -> Iterator[Columns]:
+    """Customer records' rule attributes: source, external_id, CUSTOMER_PROFILE_FIELDS,
+    updated_at (which record is newest decides merged attributes)."""
+    names = ("source", "external_id", *CUSTOMER_PROFILE_FIELDS, "updated_at")
+    query = select(*(getattr(CustomerRecord, name) for name in names)).where(
+        CustomerRecord.tenant_id == tenant.id
+    )
+    for rows in _batches(session, query):
+        yield _columns(names, [tuple(r) for r in rows])
+
+
 def iter_order_facts(*, session: Session, tenant: TenantContext) -> Iterator[Columns]:
     """Orders: source, order_id, status, created_at, paid_at, paid_fen, total_fen, store_id."""
     query = select(

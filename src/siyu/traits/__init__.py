@@ -3,7 +3,7 @@
 from siyu.traits.compute import TRAITS_SCHEMA, sales
 from siyu.traits.online import refresh_purchase_traits
 from siyu.traits.schemas import LIFECYCLE_STAGES, ComputeReport, PersonTraitsView
-from siyu.traits.service import get_traits, list_traits, run_compute
+from siyu.traits.service import get_traits, list_traits, run_compute, traits_of_persons
 from siyu.traits.storage import iter_previous as iter_trait_facts
 
 __all__ = [
@@ -17,4 +17,5 @@ __all__ = [
     "refresh_purchase_traits",
     "run_compute",
     "sales",
+    "traits_of_persons",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -150,6 +151,23 @@ def get_traits(*, session: Session, tenant: TenantContext, oneid: str) -> Person
     """The stored traits of a live OneID (None before any compute or purchase)."""
     row = session.get(PersonTraits, (tenant.id, oneid))
     return None if row is None else PersonTraitsView.model_validate(row)
+
+
+def traits_of_persons(
+    *, session: Session, tenant: TenantContext, oneids: Sequence[str]
+) -> dict[str, PersonTraitsView]:
+    """The stored traits of many OneIDs (those without a row are left out)."""
+    found: dict[str, PersonTraitsView] = {}
+    wanted = sorted(set(oneids))
+    for start in range(0, len(wanted), 1000):
+        rows = session.scalars(
+            select(PersonTraits).where(
+                PersonTraits.tenant_id == tenant.id,
+                PersonTraits.oneid.in_(wanted[start : start + 1000]),
+            )
+        )
+        found.update((row.oneid, PersonTraitsView.model_validate(row)) for row in rows)
+    return found
 
 
 def list_traits(*, session: Session, tenant: TenantContext) -> list[PersonTraitsView]:
