@@ -9,10 +9,12 @@ from siyu.identity.identifiers import (
     normalize_phone,
     phone_sha256,
 )
+from siyu.identity.rebuild import rebuild_identity
 from siyu.identity.schemas import (
     BlockedView,
     DetachResult,
     PersonExplanation,
+    RebuildReport,
     RecordIdentity,
     RecordRef,
     ResolveReport,
@@ -43,6 +45,7 @@ __all__ = [
     "IdentityError",
     "NormalizedIdentifiers",
     "PersonExplanation",
+    "RebuildReport",
     "RecordIdentity",
     "RecordRef",
     "ResolveReport",
@@ -59,6 +62,7 @@ __all__ = [
     "person_records",
     "persons_changed_since",
     "phone_sha256",
+    "rebuild_identity",
     "records_of_persons",
     "resolve_records",
     "retired_into",
