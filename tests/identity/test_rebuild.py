@@ -115,7 +115,20 @@ def test_rebuild_after_random_imports_and_detaches_changes_nothing(
         report = rebuild(session, tenant, Path(tmp))
         event(f"replayed records: {report.replayed_records > 0}")
         assert_nothing_changed(report)
-        assert identity_state(session, tenant) == before
+        after = identity_state(session, tenant)
+        assert {k: v for k, v in after.items() if k != "blocked"} == {
+            k: v for k, v in before.items() if k != "blocked"
+        }
+        assert_blocked_refreshed(before["blocked"], after)
+
+
+def assert_blocked_refreshed(online: set[tuple[Any, ...]], after: dict[str, Any]) -> None:
+    """The rebuild lists blocks the online path recorded, under the persons' current OneIDs
+    (the online list keeps the OneIDs of when it happened, and blocks later moot)."""
+    live = set(after["links"].values())
+    assert {b[:1] + b[3:] for b in after["blocked"]} <= {b[:1] + b[3:] for b in online}
+    for seq, oneid, other, *_ in after["blocked"]:
+        assert oneid == after["links"][seq] and other in live and other != oneid
 
 
 @PROPERTY_SETTINGS

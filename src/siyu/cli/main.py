@@ -11,6 +11,7 @@ from siyu.cli import compute as compute_cli
 from siyu.cli import experiment as experiment_cli
 from siyu.cli import ingest as ingest_cli
 from siyu.cli import person as person_cli
+from siyu.cli import rebuild as rebuild_cli
 from siyu.cli import report as report_cli
 from siyu.cli.common import options
 
@@ -35,6 +36,7 @@ def main(
 app.command("ingest")(ingest_cli.ingest_command)
 app.add_typer(ingest_cli.quarantine_app, name="quarantine")
 app.add_typer(ingest_cli.export_app, name="export")
+person_cli.identity_app.command("rebuild")(rebuild_cli.rebuild_command)
 app.add_typer(person_cli.identity_app, name="identity")
 app.add_typer(person_cli.person_app, name="person")
 app.add_typer(admin.apikey_app, name="apikey")

@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from siyu.tenants import IdentityRules
 
@@ -49,6 +50,9 @@ class Components:
     full_components: int
     replay_components: int
     replay_records: int
+    # The records to replay (seq, kind) and their key rows (seq, pos, id_type, value), when
+    # the component step already holds them; else the replay reads them from the engine.
+    replay_input: tuple[pa.Table, pa.Table] | None = None
 
 
 def guarded_types(rules: IdentityRules) -> list[tuple[str, int]]:

@@ -74,7 +74,15 @@ def portable_components(
             replay_records=table.replay.cast("int64").sum(),
         )
     ).to_pylist()[0]
-    return Components(table=table, **{k: int(v or 0) for k, v in totals.items()})
+    counts = {k: int(v or 0) for k, v in totals.items()}
+    return Components(
+        table=table,
+        records=counts["records"],
+        strong_components=counts["strong_components"],
+        full_components=counts["full_components"],
+        replay_components=counts["replay_components"],
+        replay_records=counts["replay_records"],
+    )
 
 
 def min_labels(engine: Engine, nodes: ir.Table, edges: ir.Table) -> ir.Table:

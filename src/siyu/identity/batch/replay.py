@@ -46,13 +46,9 @@ def replay(
     """Resolve the records of the components marked for replay, in arrival order."""
     if components.replay_records == 0:
         return Replayed(GROUP_SCHEMA.empty_table(), [])
-    chosen = components.table.filter(components.table.replay).select("seq")
-    links = engine.fact(LINKS)
-    keys = engine.fact(KEYS)
-    records = engine.to_arrow(links.semi_join(chosen, "seq").select("seq", "kind").order_by("seq"))
-    rows = engine.to_arrow(
-        keys.semi_join(chosen, "seq").order_by(["seq", "pos"]).select("seq", "id_type", "value")
-    )
+    records, rows = components.replay_input or _replay_input(engine, components)
+    records = records.sort_by("seq")
+    rows = rows.sort_by([("seq", "ascending"), ("pos", "ascending")])
     counter = count(1)
     resolver = Resolver(
         rules=rules, new_oneid=lambda: f"~{next(counter):012d}", constraints=constraints
@@ -60,10 +56,11 @@ def replay(
     temp_of: list[str] = []
     seqs = records.column("seq").to_pylist()
     key_seqs = rows.column("seq").to_pylist()
-    id_types = rows.column("id_type").to_pylist()
+    id_types = rows.column("id_type").cast(pa.string()).to_pylist()
     values = rows.column("value").to_pylist()
     at = 0
-    for seq, kind in zip(seqs, records.column("kind").to_pylist(), strict=True):
+    kinds = records.column("kind").cast(pa.string()).to_pylist()
+    for seq, kind in zip(seqs, kinds, strict=True):
         start = at
         while at < len(key_seqs) and key_seqs[at] == seq:
             at += 1
@@ -81,6 +78,13 @@ def replay(
         if grp != other:  # joined later after all: nothing left to review
             blocked.append(BlockedLink(item.seq, grp, other, item.key, item.guard))
     return Replayed(pa.table({"seq": seqs, "grp": groups}, schema=GROUP_SCHEMA), blocked)
+
+
+def _replay_input(engine: Engine, components: Components) -> tuple[pa.Table, pa.Table]:
+    chosen = components.table.filter(components.table.replay).select("seq")
+    links = engine.fact(LINKS).semi_join(chosen, "seq").select("seq", "kind")
+    keys = engine.fact(KEYS).semi_join(chosen, "seq").select("seq", "pos", "id_type", "value")
+    return engine.to_arrow(links), engine.to_arrow(keys)
 
 
 def all_groups(engine: Engine, components: Components, replayed: Replayed) -> ir.Table:
