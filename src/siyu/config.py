@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     # The batch engine `siyu compute` uses unless told otherwise: "duckdb" or "spark".
     engine: str = "duckdb"
     spark_master: str = "local[2]"
+    # Extra Spark settings applied over siyu's defaults, e.g. for a cluster:
+    # SIYU_SPARK_CONF='{"spark.executor.memory": "8g", "spark.sql.shuffle.partitions": "400"}'
+    spark_conf: dict[str, str] = {}
 
 
 def load_settings(**overrides: object) -> Settings:

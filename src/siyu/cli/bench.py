@@ -118,6 +118,32 @@ def bench_audiences(
     _report(result, out)
 
 
+@bench_app.command("identity")
+def bench_identity(
+    records: Annotated[int, typer.Option(help="records in the synthetic link graph")] = 1_000_000,
+    engine: Annotated[str, typer.Option(help="duckdb or spark")] = "duckdb",
+    method: Annotated[
+        str | None, typer.Option(help="fast or portable (default: fast on DuckDB)")
+    ] = None,
+    demo_persons: Annotated[
+        int, typer.Option(help="demo store for the full rebuild with write-back (0: skip)")
+    ] = 2000,
+    out: Annotated[Path, typer.Option(help="JSON results")] = Path("bench-results/identity.json"),
+    work_dir: Annotated[Path | None, typer.Option(help="keep data and databases here")] = None,
+) -> None:
+    """OneID rebuild: components + guard replay over N records (target: 10M in ≤ 15 s, ≤ 6 GB)."""
+    from siyu.bench.identity import run_identity_bench
+
+    result = run_identity_bench(
+        records=records,
+        engine=engine,
+        method=method,
+        demo_persons=demo_persons,
+        work_dir=work_dir,
+    )
+    _report(result, out)
+
+
 @bench_app.command("loyalty")
 def bench_loyalty(
     operations: Annotated[int, typer.Option(help="earn + redeem operations")] = 20_000,

@@ -14,6 +14,7 @@ from siyu.cli import ingest as ingest_cli
 from siyu.cli import journeys as journeys_cli
 from siyu.cli import loyalty as loyalty_cli
 from siyu.cli import person as person_cli
+from siyu.cli import rebuild as rebuild_cli
 from siyu.cli import report as report_cli
 from siyu.cli.audience import audience_app
 from siyu.cli.common import options
@@ -42,6 +43,7 @@ def main(
 app.command("ingest")(ingest_cli.ingest_command)
 app.add_typer(ingest_cli.quarantine_app, name="quarantine")
 app.add_typer(ingest_cli.export_app, name="export")
+person_cli.identity_app.command("rebuild")(rebuild_cli.rebuild_command)
 app.add_typer(person_cli.identity_app, name="identity")
 person_cli.identity_app.command("match")(identity_match.match_command)
 person_cli.identity_app.add_typer(identity_match.review_app, name="review")

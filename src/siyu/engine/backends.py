@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,20 @@ class Engine:
         self.backend.attach(self.snapshot.root / NATIVE_FILE, name=_NATIVE, read_only=read_only)
         self._attached = read_only
 
+    def checkpoint(self, name: str, expr: ir.Table) -> ir.Table:
+        """Run `expr` into Parquet beside the facts (a fresh `name`) and read it back.
+
+        For iterative work: the next step starts from stored rows, not from a plan that
+        grows with every step (Spark re-plans, and without storage may recompute, the whole
+        lineage). Runs in the engine; nothing passes through this process."""
+        path = self.snapshot.root / "_scratch" / name
+        if self.name == "duckdb":
+            path.mkdir(parents=True, exist_ok=True)
+            self.backend.to_parquet(expr, str(path / "part-00000.parquet"))
+        else:
+            self.backend.to_parquet(expr, str(path))
+        return self._read(path)
+
     def to_arrow(self, expr: ir.Table) -> pa.Table:
         """Run `expr` and return its result."""
         return self.backend.to_pyarrow(expr)
@@ -137,12 +152,22 @@ class Engine:
             self.backend.disconnect()
 
 
-def open_engine(name: str, *, snapshot: Snapshot, spark_master: str = "local[2]") -> Engine:
-    """An engine of kind `name` ("duckdb" or "spark") over `snapshot`."""
+def open_engine(
+    name: str,
+    *,
+    snapshot: Snapshot,
+    spark_master: str = "local[2]",
+    spark_conf: Mapping[str, str] | None = None,
+) -> Engine:
+    """An engine of kind `name` ("duckdb" or "spark") over `snapshot`.
+
+    `spark_conf` (e.g. SIYU_SPARK_CONF) is applied over our defaults when the process's
+    Spark session starts; a session already running keeps the settings it started with."""
     if name == "duckdb":
         return Engine(name, ibis.duckdb.connect(), snapshot)
     if name == "spark":
-        return Engine(name, ibis.pyspark.connect(spark_session(spark_master)), snapshot)
+        conf = tuple(sorted((spark_conf or {}).items()))
+        return Engine(name, ibis.pyspark.connect(spark_session(spark_master, conf)), snapshot)
     raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
 
 
@@ -158,7 +183,7 @@ def spark_unavailable() -> str | None:
 
 
 @functools.cache
-def spark_session(master: str) -> Any:
+def spark_session(master: str, conf: tuple[tuple[str, str], ...] = ()) -> Any:
     """One Spark session per process (it takes seconds to start); UTC, quiet, temp warehouse."""
     reason = spark_unavailable()
     if reason:
@@ -167,7 +192,7 @@ def spark_session(master: str) -> Any:
 
     # A fresh warehouse directory: reruns would otherwise fail with LOCATION_ALREADY_EXISTS.
     warehouse = tempfile.mkdtemp(prefix="siyu-spark-warehouse-")
-    session = (
+    builder = (
         SparkSession.builder.master(master)
         .appName("siyu")
         .config("spark.sql.warehouse.dir", warehouse)
@@ -177,7 +202,9 @@ def spark_session(master: str) -> Any:
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.driver.memory", "2g")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .getOrCreate()
     )
+    for key, value in conf:  # a cluster's own settings (executors, partitions) win
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session

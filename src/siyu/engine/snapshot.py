@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -27,7 +27,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
 
-from siyu import identity, records
 from siyu.tenants import TenantContext
 
 Columns = dict[str, list[Any]]
@@ -93,13 +92,20 @@ FACT_SCHEMAS: dict[str, pa.Schema] = {
 }
 
 Reader = Callable[..., Iterator[Columns]]
-_READERS: dict[str, Reader] = {
-    "customers": records.iter_customer_facts,
-    "orders": records.iter_order_facts,
-    "order_items": records.iter_order_item_facts,
-    "refunds": records.iter_refund_facts,
-    "events": records.iter_event_facts,
-}
+
+
+def _readers() -> dict[str, Reader]:
+    """The domain readers of the standard facts, imported when used: identity's batch
+    rebuild runs on this engine, so importing identity here would be circular."""
+    from siyu import records
+
+    return {
+        "customers": records.iter_customer_facts,
+        "orders": records.iter_order_facts,
+        "order_items": records.iter_order_item_facts,
+        "refunds": records.iter_refund_facts,
+        "events": records.iter_event_facts,
+    }
 
 
 @dataclass(frozen=True)
@@ -134,22 +140,34 @@ def export_snapshot(
     tenant: TenantContext,
     engine_dir: Path,
     extra: Mapping[str, ExtraFact] | None = None,
+    facts: Collection[str] | None = None,
     publish: bool = True,
+    private: bool = False,
 ) -> Snapshot:
     """Stream the tenant's facts from the store into a new snapshot and publish it.
 
     With `publish=False` the caller adds derived facts first and then calls
     `publish_snapshot`, so readers never see the snapshot without them.
+    `facts` picks the standard facts to export (default: all of FACT_SCHEMAS); a run that
+    needs only its own facts (the identity rebuild) exports those into a `private` snapshot
+    that is never published and that the run removes when done (`discard_snapshot`).
     """
     base = tenant_dir(engine_dir, tenant)
     version = f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{secrets.token_hex(3)}"
-    snapshot = Snapshot(root=base / "snapshots" / version, zone=tenant.settings.timezone)
-    write_fact(snapshot, "identity", FACT_SCHEMAS["identity"], _identity_batches(session, tenant))
-    for name, reader in _READERS.items():
-        write_fact(snapshot, name, FACT_SCHEMAS[name], reader(session=session, tenant=tenant))
+    # Unpublished snapshots live apart: publishing prunes old versions under snapshots/.
+    folder = "private" if private else "snapshots"
+    snapshot = Snapshot(root=base / folder / version, zone=tenant.settings.timezone)
+    wanted = FACT_SCHEMAS.keys() if facts is None else facts
+    if "identity" in wanted:
+        write_fact(
+            snapshot, "identity", FACT_SCHEMAS["identity"], _identity_batches(session, tenant)
+        )
+    for name, reader in _readers().items():
+        if name in wanted:
+            write_fact(snapshot, name, FACT_SCHEMAS[name], reader(session=session, tenant=tenant))
     for name, fact in (extra or {}).items():
         write_fact(snapshot, name, fact.schema, fact.batches)
-    if publish:
+    if publish and not private:
         _publish(base, snapshot)
     return snapshot
 
@@ -157,6 +175,11 @@ def export_snapshot(
 def publish_snapshot(*, engine_dir: Path, tenant: TenantContext, snapshot: Snapshot) -> None:
     """Make `snapshot` (exported with `publish=False`) the tenant's current one."""
     _publish(tenant_dir(engine_dir, tenant), snapshot)
+
+
+def discard_snapshot(snapshot: Snapshot) -> None:
+    """Remove a private snapshot (no reader can be on it)."""
+    shutil.rmtree(snapshot.root, ignore_errors=True)
 
 
 def current_snapshot(*, engine_dir: Path, tenant: TenantContext) -> Snapshot | None:
@@ -205,6 +228,8 @@ def _add_local_times(batch: pa.RecordBatch, full: pa.Schema, zone: str) -> pa.Re
 
 
 def _identity_batches(session: Session, tenant: TenantContext) -> Iterator[Columns]:
+    from siyu import identity  # see _readers
+
     rows = identity.iter_identity_map(session=session, tenant=tenant)
     names = ("kind", "source", "record_id", "oneid")
     while chunk := list(islice(rows, 50_000)):

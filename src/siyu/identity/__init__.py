@@ -27,11 +27,13 @@ from siyu.identity.matching.service import (
     run_matching,
     score_customer_records,
 )
+from siyu.identity.rebuild import rebuild_identity
 from siyu.identity.schemas import (
     BlockedView,
     DetachResult,
     MergeView,
     PersonExplanation,
+    RebuildReport,
     RecordIdentity,
     RecordRef,
     ResolveReport,
@@ -69,6 +71,7 @@ __all__ = [
     "MatchRunReport",
     "NormalizedIdentifiers",
     "PersonExplanation",
+    "RebuildReport",
     "RecordIdentity",
     "RecordRef",
     "ResolveReport",
@@ -96,6 +99,7 @@ __all__ = [
     "person_records",
     "persons_changed_since",
     "phone_sha256",
+    "rebuild_identity",
     "records_of_persons",
     "resolve_records",
     "retired_into",

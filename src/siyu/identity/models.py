@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from siyu.store.base import Base, TenantScoped, UtcDateTime, utcnow
@@ -116,3 +116,26 @@ class CannotLink(TenantScoped, Base):
     tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq_a: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     seq_b: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+
+
+class IdentityRebuild(TenantScoped, Base):
+    """One batch rebuild (`siyu identity rebuild`): what it found and changed."""
+
+    __tablename__ = "identity_rebuilds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(Integer, index=True)
+    engine: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    records: Mapped[int] = mapped_column(BigInteger, default=0)
+    persons: Mapped[int] = mapped_column(BigInteger, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    merged: Mapped[int] = mapped_column(Integer, default=0)
+    split: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(BigInteger, default=0)
+    moved_records: Mapped[int] = mapped_column(BigInteger, default=0)
+    blocked: Mapped[int] = mapped_column(Integer, default=0)
+    replayed_records: Mapped[int] = mapped_column(BigInteger, default=0)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from siyu.tenants.schemas import IdentityRules
 
 Key = tuple[str, str]
+_NONE: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -130,7 +131,12 @@ class Resolver:
                 touched.setdefault(self.current(owner), key)
 
         person: PersonState | None = None
-        for oneid in sorted(touched, key=lambda o: self.persons[o].first_seq):
+        order = (
+            sorted(touched, key=lambda o: self.persons[o].first_seq)
+            if len(touched) > 1
+            else touched
+        )
+        for oneid in order:
             other = self.persons[oneid]
             guard = self._violation(own if person is None else person, other)
             if guard is not None:
@@ -158,6 +164,8 @@ class Resolver:
         *,
         identified: bool,
     ) -> PersonState:
+        if not weak:  # the common case, and the batch replay's hot path: nothing to stitch
+            return self._create(own) if person is None else person
         holders: dict[str, Key] = {}
         for key in weak:
             for holder in self.weak_holders.get(key, ()):
@@ -196,7 +204,7 @@ class Resolver:
         # Called for every merge candidate: count without building unions where the sizes
         # alone settle it.
         for id_type, limit in self.rules.max_per_type.items():
-            mine, theirs = a.strong.get(id_type) or set(), b.strong.get(id_type) or set()
+            mine, theirs = a.strong.get(id_type) or _NONE, b.strong.get(id_type) or _NONE
             if len(mine) + len(theirs) <= limit:
                 continue
             if len(mine | theirs) > limit:

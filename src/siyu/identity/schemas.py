@@ -92,3 +92,30 @@ class DetachResult(BaseModel):
     old_oneid: str
     new_oneid: str
     persons: dict[str, int]  # resulting persons in the affected area -> record counts
+
+
+class RebuildReport(BaseModel):
+    """What a batch rebuild found and changed (`siyu identity rebuild`)."""
+
+    run_id: int | None  # None for a dry run (nothing written)
+    engine: str
+    method: str  # fast (DuckDB + scipy) | portable (Ibis label propagation)
+    dry_run: bool
+    records: int
+    persons: int
+    strong_components: int
+    full_components: int
+    replayed_components: int  # where a guard, cannot-link or weak identifier could bite
+    replayed_records: int
+    created: int  # persons with a OneID issued by this run
+    merged: int  # OneIDs retired into another person
+    split: int  # old persons whose records now belong to several persons
+    unchanged: int  # persons with exactly the records they had
+    moved_records: int  # records whose OneID changed
+    blocked: int  # merges a guard refused (listed for review)
+    seconds: float
+    export_seconds: float
+    components_seconds: float
+    replay_seconds: float
+    naming_seconds: float
+    write_seconds: float

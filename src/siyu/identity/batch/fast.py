@@ -1,0 +1,211 @@
+"""Components on one machine: DuckDB numbers the shared keys, scipy finds the components.
+
+The link facts are read once with pyarrow (types dictionary-encoded). DuckDB groups the
+key rows by type and value (exactly: no hashing shortcut that could merge two keys) and
+numbers the keys that several records share; numpy and
+`scipy.sparse.csgraph.connected_components` do the rest on integer arrays: the strong
+graph (record ↔ shared strong key), then the full graph over strong components joined by
+shared weak keys, then the replay rule of `graph.py` as counts per component. The key rows
+of the records to replay are taken from the same in-memory table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+
+import duckdb
+import ibis
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+from siyu.engine import Engine
+from siyu.identity.batch.facts import KEYS, LINKS
+from siyu.identity.batch.graph import GUARDED, STRONG, WEAK, Components, guarded_types
+from siyu.tenants import IdentityRules
+
+Ints = npt.NDArray[np.int64]
+Flags = npt.NDArray[np.bool_]
+
+# Types as their dictionary index: grouping on (integer, string) beats (string, string).
+_SHARED_KEYS = """
+WITH shared AS (
+    SELECT type, value, (row_number() OVER () - 1)::INTEGER AS kid
+    FROM key_rows GROUP BY type, value HAVING count(*) > 1
+)
+SELECT row, kid FROM key_rows JOIN shared USING (type, value)
+"""
+
+
+def fast_components(
+    engine: Engine, *, rules: IdentityRules, constrained: Collection[int]
+) -> Components:
+    """Strong and full components and the replay rule, on DuckDB + scipy."""
+    if engine.name != "duckdb":
+        raise ValueError("the fast component path runs on DuckDB; use the portable one")
+    links = _read(engine, LINKS, ["seq", "kind"])
+    order = np.argsort(links.column("seq").to_numpy(), kind="stable")
+    links = links.take(pa.array(order)) if np.any(np.diff(order) != 1) else links
+    seqs = links.column("seq").to_numpy()
+    customer = pc.equal(links.column("kind"), "customer").to_numpy(zero_copy_only=False)
+    keys = _read(engine, KEYS, ["seq", "pos", "id_type", "value"])
+    types = keys.column("id_type").combine_chunks()
+    kid = np.full(keys.num_rows, -1, dtype=np.int64)
+    shared = _shared_keys(keys, types)
+    kid[shared.column("row").to_numpy()] = shared.column("kid").to_numpy()
+    del shared
+    n_keys = int(kid.max()) + 1 if len(kid) else 0
+    code = _type_codes(types, rules)
+    key_seqs = keys.column("seq").to_numpy()
+    dense = len(seqs) > 0 and int(seqs[-1]) - int(seqs[0]) + 1 == len(seqs)
+    rid = key_seqs - seqs[0] if dense else np.searchsorted(seqs, key_seqs)
+
+    # Strong graph: records and shared strong keys. Weak key nodes stay isolated here.
+    n_records = len(seqs)
+    weak_row = code == WEAK
+    edge = ~weak_row & (kid >= 0)
+    n_strong, s_label = _components(n_records + n_keys, rid[edge], n_records + kid[edge], n_records)
+    rec_s, key_s = s_label[:n_records], s_label[n_records:]
+    # Full graph: strong components joined by the shared weak keys their records carry.
+    edge = weak_row & (kid >= 0)
+    n_full, f_of_s = _components(
+        n_strong + n_keys, rec_s[rid[edge]], n_strong + kid[edge], n_strong
+    )
+    f_of_s = f_of_s[:n_strong]
+    rec_f = f_of_s[rec_s]
+
+    strong_count = np.bincount(rid[~weak_row], minlength=n_records)
+    weak_count = np.bincount(rid[weak_row], minlength=n_records)
+    identified = strong_count > 0
+    anonymous = ~identified & (weak_count > 0)
+
+    risky_s = np.bincount(rec_s, weights=customer, minlength=n_strong) > rules.max_customer_records
+    for i, (_type, limit) in enumerate(guarded_types(rules)):
+        of_type = code == GUARDED + i
+        risky_s |= _distinct_per_component(of_type, rid, kid, rec_s, key_s, n_strong) > limit
+    ident_s = np.bincount(rec_s, weights=identified, minlength=n_strong) > 0
+
+    # An anonymous record is "simple" when its one weak key has one identified carrier.
+    carriers = np.bincount(kid[weak_row & (kid >= 0) & identified[rid]], minlength=n_keys)
+    anon_row = weak_row & anonymous[rid] & (kid >= 0)
+    simple = np.zeros(n_records, dtype=bool)
+    simple[rid[anon_row][carriers[kid[anon_row]] == 1]] = True
+    simple &= weak_count == 1
+
+    def any_in_full(flags: Flags) -> Flags:
+        return np.bincount(rec_f[flags], minlength=n_full) > 0
+
+    ident_f = np.bincount(f_of_s, weights=ident_s, minlength=n_full)
+    has_anon = any_in_full(anonymous)
+    replay_f = (
+        (np.bincount(f_of_s, weights=risky_s, minlength=n_full) > 0)
+        | any_in_full(anonymous & customer)
+        | (has_anon & (ident_f >= 1) & ((ident_f > 1) | any_in_full(anonymous & ~simple)))
+    )
+    present = np.asarray(sorted(constrained), dtype=np.int64)
+    present = present[np.isin(present, seqs)]
+    replay_f[rec_f[np.searchsorted(seqs, present)]] = True
+
+    first_s = _first_seq(rec_s, seqs, n_strong)
+    first_f = np.full(n_full, np.iinfo(np.int64).max)
+    np.minimum.at(first_f, f_of_s, first_s)
+    replay = replay_f[rec_f]
+    grp = np.where(has_anon[rec_f], first_f[rec_f], first_s[rec_s])
+    table = pa.table(
+        {
+            "seq": seqs,
+            "strong": first_s[rec_s],
+            "full": first_f[rec_f],
+            "replay": replay,
+            "grp": pa.array(grp, mask=replay),
+        }
+    )
+    # The key rows of the records to replay: taken here, while in memory.
+    return Components(
+        table=ibis.memtable(table),  # DuckDB scans the Arrow table in place
+        records=n_records,
+        strong_components=n_strong,
+        full_components=n_full,
+        replay_components=int(replay_f.sum()),
+        replay_records=int(replay.sum()),
+        replay_input=(
+            links.select(["seq", "kind"]).filter(pa.array(replay)),
+            keys.select(["seq", "pos", "id_type", "value"]).filter(pa.array(replay[rid])),
+        ),
+    )
+
+
+def _read(engine: Engine, fact: str, columns: list[str]) -> pa.Table:
+    """One fact as written by `write_fact` (a single Parquet file), types dictionary-encoded."""
+    files = sorted(Path(engine.snapshot.path(fact)).glob("*.parquet"))
+    if len(files) != 1:
+        raise ValueError(f"the fast path reads {fact} as one Parquet file, found {len(files)}")
+    wanted = [c for c in ("kind", "id_type") if c in columns]
+    return pq.read_table(files[0], columns=columns, read_dictionary=wanted)
+
+
+def _shared_keys(keys: pa.Table, types: pa.DictionaryArray) -> pa.Table:
+    """row, kid for every key row whose key (type, value) other rows carry too."""
+    rows = pa.table(
+        {
+            "row": pa.array(np.arange(keys.num_rows, dtype=np.int64)),
+            "type": types.indices,
+            "value": keys.column("value"),
+        }
+    )
+    con = duckdb.connect()
+    try:
+        con.register("key_rows", rows)
+        return con.sql(_SHARED_KEYS).to_arrow_table()
+    finally:
+        con.close()
+
+
+def _type_codes(column: pa.DictionaryArray, rules: IdentityRules) -> npt.NDArray[np.int8]:
+    """Per key row: STRONG, WEAK or GUARDED + i, from the dictionary of type names."""
+    weak = set(rules.weak_types)
+    guarded = {name: GUARDED + i for i, (name, _limit) in enumerate(guarded_types(rules))}
+    names = column.dictionary.to_pylist()
+    lookup = np.array(
+        [WEAK if n in weak else guarded.get(n, STRONG) for n in names] or [STRONG], np.int8
+    )
+    codes: npt.NDArray[np.int8] = lookup[column.indices.to_numpy(zero_copy_only=False)]
+    return codes
+
+
+def _components(nodes: int, a: Ints, b: Ints, counted: int) -> tuple[int, Ints]:
+    """Connected components of an undirected graph given as edge lists.
+
+    Labels are renumbered 0..n-1 over the components holding one of the first `counted`
+    nodes (the records); the others (lone key nodes) keep a meaningless label."""
+    graph = csr_matrix(
+        (np.ones(len(a), dtype=np.int8), (a.astype(np.int32), b.astype(np.int32))),
+        shape=(nodes, nodes),
+    )
+    count, labels = connected_components(graph, directed=False)
+    present = np.zeros(count, dtype=bool)
+    present[labels[:counted]] = True
+    renumber = np.cumsum(present) - 1
+    return int(present.sum()), renumber[labels]
+
+
+def _distinct_per_component(
+    of_type: Flags, rid: Ints, kid: Ints, rec_s: Ints, key_s: Ints, n_strong: int
+) -> Ints:
+    """Distinct keys of one type per strong component (a shared key counts once)."""
+    shared = np.zeros(len(key_s), dtype=bool)
+    shared[kid[of_type & (kid >= 0)]] = True
+    counts = np.bincount(key_s[np.flatnonzero(shared)], minlength=n_strong)
+    return counts + np.bincount(rec_s[rid[of_type & (kid < 0)]], minlength=n_strong)
+
+
+def _first_seq(labels: Ints, seqs: Ints, count: int) -> Ints:
+    """The smallest seq per label."""
+    first = np.full(count, np.iinfo(np.int64).max)
+    np.minimum.at(first, labels, seqs)
+    return first
