@@ -2,7 +2,13 @@
 
 from siyu.analytics.retail import convert_online_retail
 from siyu.analytics.schemas import ReportInfo, ReportResult
-from siyu.analytics.service import UnknownReportError, list_reports, run_report, write_csv
+from siyu.analytics.service import (
+    UnknownReportError,
+    list_reports,
+    run_report,
+    run_reports,
+    write_csv,
+)
 
 __all__ = [
     "ReportInfo",
@@ -11,5 +17,6 @@ __all__ = [
     "convert_online_retail",
     "list_reports",
     "run_report",
+    "run_reports",
     "write_csv",
 ]

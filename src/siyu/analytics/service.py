@@ -35,8 +35,29 @@ def run_report(
     spark_master: str = "local[2]",
 ) -> ReportResult:
     """Run report `name` over a fresh snapshot (traits as of the last `siyu compute`)."""
-    if name not in REPORTS:
-        raise UnknownReportError(f"no report {name!r}; see `siyu report --list`")
+    return run_reports(
+        session=session,
+        tenant=tenant,
+        names=[name],
+        engine_dir=engine_dir,
+        engine=engine,
+        spark_master=spark_master,
+    )[0]
+
+
+def run_reports(
+    *,
+    session: Session,
+    tenant: TenantContext,
+    names: list[str],
+    engine_dir: Path,
+    engine: str = "duckdb",
+    spark_master: str = "local[2]",
+) -> list[ReportResult]:
+    """Run several reports over one fresh snapshot (a dashboard exports once, not per chart)."""
+    unknown = [name for name in names if name not in REPORTS]
+    if unknown:
+        raise UnknownReportError(f"no report {unknown[0]!r}; see `siyu report --list`")
     snapshot = eng.export_snapshot(
         session=session,
         tenant=tenant,
@@ -48,13 +69,16 @@ def run_report(
         },
     )
     runner = eng.open_engine(engine, snapshot=snapshot, spark_master=spark_master)
+    results = []
     try:
-        table = runner.to_arrow(REPORTS[name][0](runner))
+        for name in names:
+            table = runner.to_arrow(REPORTS[name][0](runner))
+            rows = [_yuan(row) for row in table.to_pylist()]
+            columns = [c.removesuffix("_fen") for c in table.column_names]
+            results.append(ReportResult(name=name, engine=engine, columns=columns, rows=rows))
     finally:
         runner.close()
-    rows = [_yuan(row) for row in table.to_pylist()]
-    columns = [c.removesuffix("_fen") for c in table.column_names]
-    return ReportResult(name=name, engine=engine, columns=columns, rows=rows)
+    return results
 
 
 def _yuan(row: dict[str, Any]) -> dict[str, Any]:

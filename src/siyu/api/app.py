@@ -10,6 +10,7 @@ from siyu.api import journeys as journeys_api
 from siyu.api import loyalty as loyalty_api
 from siyu.api.routes import router
 from siyu.runtime import Runtime
+from siyu.web import install as install_console
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -17,7 +18,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(
         title="siyu API",
         version=siyu.__version__,
-        description="siyu (私域): customer data, OneID and profiles.",
+        description="siyu (私域): customer data, OneID and profiles. The console is at `/`.",
     )
     app.state.runtime = runtime
     app.include_router(router)
@@ -26,6 +27,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     loyalty_api.install(app)
     app.include_router(tags.router)
     app.include_router(audiences.router)
+    install_console(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

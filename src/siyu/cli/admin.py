@@ -56,7 +56,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="default SIYU_API_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="default SIYU_API_PORT")] = None,
 ) -> None:
-    """Serve the REST API (OpenAPI at /docs)."""
+    """Serve the console (at /) and the REST API (OpenAPI at /docs)."""
     import uvicorn
 
     from siyu.api import create_app
@@ -64,7 +64,7 @@ def serve(
     rt = runtime()
     bind_host = host or rt.settings.api_host
     bind_port = port or rt.settings.api_port
-    console.print(f"siyu API on http://{bind_host}:{bind_port}  (docs: /docs)")
+    console.print(f"siyu console on http://{bind_host}:{bind_port}/  (API docs: /docs)")
     # No access log: request lines carry search terms (phones, names) — no PII in logs.
     uvicorn.run(create_app(rt), host=bind_host, port=bind_port, access_log=False)
 

@@ -34,6 +34,7 @@ def demo(
             out_dir=out,
             persons=persons,
             seed=seed,
+            engine_dir=Path(rt.settings.engine_dir),
             on_step=lambda message: console.print(f"• {message}"),
         )
     console.print(
@@ -45,6 +46,10 @@ def demo(
     for person in result.sample:
         table.add_row(person.oneid, person.name or "", ", ".join(person.sources))
     console.print(table)
+    users = Table("user", "role", "password", title="console sign-in (tenant: default)")
+    for username, role, password in result.console_users:
+        users.add_row(username, role, password)
+    console.print(users)
     console.print(f"API key: [bold]{result.api_key}[/bold]")
     console.print(
         f"try: curl -H 'Authorization: Bearer {result.api_key}' "
@@ -57,7 +62,10 @@ def demo(
 
         from siyu.api import create_app
 
-        console.print(f"serving on http://127.0.0.1:{port}  (docs: /docs; Ctrl-C stops)")
+        console.print(
+            f"console: [bold]http://127.0.0.1:{port}/[/bold]  "
+            f"(API docs: /docs; Ctrl-C stops)"
+        )
         with _worker_thread(rt, enabled=worker):
             uvicorn.run(create_app(rt), host="127.0.0.1", port=port, access_log=False)
 

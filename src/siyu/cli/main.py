@@ -19,6 +19,7 @@ from siyu.cli import report as report_cli
 from siyu.cli.audience import audience_app
 from siyu.cli.common import options
 from siyu.cli.tags import tag_app
+from siyu.cli.users import user_app
 
 app = typer.Typer(
     name="siyu",
@@ -66,3 +67,4 @@ bench.bench_app.command("matching")(identity_match.bench_matching)
 app.add_typer(tag_app, name="tag")
 app.add_typer(tag_app, name="tags", help="Same as `siyu tag`.")
 app.add_typer(audience_app, name="audience")
+app.add_typer(user_app, name="user")

@@ -14,5 +14,6 @@ from siyu.store.base import Base
 from siyu.tags import models as _tags  # noqa: F401
 from siyu.tenants import models as _tenants  # noqa: F401
 from siyu.traits import models as _traits  # noqa: F401
+from siyu.users import models as _users  # noqa: F401
 
 metadata = Base.metadata

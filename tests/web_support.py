@@ -1,0 +1,46 @@
+"""Helpers for the console tests: sign in over HTTP or in the browser."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+PASSWORD = "correct-horse-7"
+ROLES = ("admin", "operator", "analyst", "guide")
+# The guide test user works for the demo's first guide, who has customers of their own.
+GUIDE_STAFF_ID = "G001"
+
+Shoot = Callable[[Any, str], Path]  # the `shoot` fixture: shoot(page, name)
+
+
+def sign_in(client: TestClient, role: str) -> str:
+    """Sign the client in as the test user of `role`; returns the CSRF token."""
+    response = client.post(
+        "/login", data={"username": f"t-{role}", "password": PASSWORD}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    page = client.get("/account")  # every signed-in page carries the token in a meta tag
+    marker = 'name="csrf-token" content="'
+    start = page.text.index(marker) + len(marker)
+    return page.text[start : page.text.index('"', start)]
+
+
+def browser_page(browser: Any, live_console: str, *, width: int = 1280, height: int = 860) -> Any:
+    """A new page in a fresh context (its own cookies), with the console's base URL."""
+    context = browser.new_context(
+        base_url=live_console, viewport={"width": width, "height": height}, locale="zh-CN"
+    )
+    context.set_default_timeout(20_000)
+    return context.new_page()
+
+
+def browser_sign_in(page: Any, role: str) -> None:
+    """Sign in through the form, as an operator would."""
+    page.goto("/login")
+    page.get_by_label("用户名").fill(f"t-{role}")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_load_state("networkidle")
