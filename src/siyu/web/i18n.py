@@ -30,7 +30,7 @@ def catalog(locale: str) -> dict[str, str]:
 
 
 def translator(locale: str) -> Callable[..., str]:
-    """`_("Hello {name}", name=...)` in `locale`, falling back to the English text."""
+    """A function translating English text (with `{name}` fields) into `locale`."""
     messages = catalog(locale)
 
     def translate(text: str, **values: object) -> str:
