@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -35,3 +36,16 @@ def test_translator_fills_values_and_falls_back_to_english() -> None:
     )
     assert translator("en")("Persons") == "Persons"
     assert zh("a string nobody translated") == "a string nobody translated"
+
+
+def test_sections_never_translate_one_string_two_ways() -> None:
+    seen: dict[str, tuple[str, str]] = {}
+    clashes = []
+    for path in sorted((WEB / "locales" / "zh-CN").glob("*.json")):
+        for key, value in json.loads(path.read_text(encoding="utf-8")).items():
+            if key in seen and seen[key][1] != value:
+                clashes.append(f"{key!r}: {seen[key][0]}={seen[key][1]!r}, {path.name}={value!r}")
+            seen[key] = (path.name, value)
+    assert not clashes, "one English id, two translations (use a more specific id): " + "; ".join(
+        clashes
+    )

@@ -2,6 +2,14 @@
 SMS / e-mail / WeCom / WeChat / webhooks, and the outcomes that come back."""
 
 from siyu.channels.adapters import Adapters
+from siyu.channels.credentials import (
+    FIELDS as CREDENTIAL_FIELDS,
+)
+from siyu.channels.credentials import (
+    AccountView,
+    channel_accounts,
+    update_channel_credentials,
+)
 from siyu.channels.dispatcher import backoff, dispatch
 from siyu.channels.outcomes import (
     SMS_PROVIDERS,
@@ -41,6 +49,10 @@ from siyu.channels.service import (
 )
 
 __all__ = [
+    "CREDENTIAL_FIELDS",
+    "AccountView",
+    "channel_accounts",
+    "update_channel_credentials",
     "CHANNELS",
     "CONSENT_GROUP",
     "SMS_PROVIDERS",

@@ -299,3 +299,22 @@ def customers_on_day(
         if local.month == month and local.day == day:
             found.append((source, external_id, local))
     return found
+
+
+def counts_by_source(*, session: Session, tenant: TenantContext) -> dict[str, dict[str, int]]:
+    """Per source, how many records of each kind the tenant holds (the sources in use)."""
+    counts: dict[str, dict[str, int]] = {}
+    for kind, model in (
+        ("customer", CustomerRecord),
+        ("order", Order),
+        ("refund", Refund),
+        ("event", Event),
+    ):
+        rows = session.execute(
+            select(model.source, func.count())
+            .where(model.tenant_id == tenant.id)
+            .group_by(model.source)
+        )
+        for source, count in rows.tuples():
+            counts.setdefault(source, {})[kind] = int(count)
+    return dict(sorted(counts.items()))

@@ -2,6 +2,7 @@
 
 from siyu.tenants.schemas import (
     ApiKeyCreated,
+    ApiKeyInfo,
     IdentityRules,
     LifecycleWindows,
     MatchRules,
@@ -18,6 +19,7 @@ from siyu.tenants.service import (
     create_tenant,
     get_tenant,
     get_tenant_by_id,
+    list_api_keys,
     revoke_api_key,
     update_settings,
 )
@@ -25,6 +27,7 @@ from siyu.tenants.service import (
 __all__ = [
     "ROLES",
     "ApiKeyCreated",
+    "ApiKeyInfo",
     "IdentityRules",
     "LifecycleWindows",
     "RfmRules",
@@ -38,6 +41,7 @@ __all__ = [
     "create_tenant",
     "get_tenant",
     "get_tenant_by_id",
+    "list_api_keys",
     "revoke_api_key",
     "update_settings",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -124,6 +125,15 @@ class TenantContext:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.settings.timezone)
+
+
+class ApiKeyInfo(BaseModel):
+    id: int
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
 
 
 class ApiKeyCreated(BaseModel):

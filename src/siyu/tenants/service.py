@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from siyu.store.base import utcnow
 from siyu.tenants.models import ApiKey, Tenant
-from siyu.tenants.schemas import ApiKeyCreated, TenantContext, TenantSettings
+from siyu.tenants.schemas import ApiKeyCreated, ApiKeyInfo, TenantContext, TenantSettings
 
 ROLES = ("admin", "operator", "analyst", "guide")
 
@@ -84,6 +84,24 @@ def authenticate_api_key(*, session: Session, key: str) -> tuple[TenantContext, 
     if not hmac.compare_digest(row.secret_hash, _hash(parts[2])):
         return None
     return _context(session.get_one(Tenant, row.tenant_id)), row.role
+
+
+def list_api_keys(*, session: Session, tenant_id: int) -> list[ApiKeyInfo]:
+    """The tenant's API keys, newest first (prefixes only: secrets are never stored)."""
+    rows = session.scalars(
+        select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.id.desc())
+    )
+    return [
+        ApiKeyInfo(
+            id=row.id,
+            name=row.name,
+            role=row.role,
+            prefix=row.prefix,
+            created_at=row.created_at,
+            revoked_at=row.revoked_at,
+        )
+        for row in rows
+    ]
 
 
 def revoke_api_key(*, session: Session, tenant_id: int, key_id: int) -> bool:

@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from siyu.web.pages import overview, signin
+from siyu.web.pages import overview, settings, signin
 
-ROUTERS: list[APIRouter] = [signin.router, overview.router]
+ROUTERS: list[APIRouter] = [signin.router, overview.router, settings.router]
