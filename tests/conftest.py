@@ -24,6 +24,13 @@ from support import Files, MakeTenant, rollback_session, tenant_with
 POSTGRES_ENV = "SIYU_TEST_POSTGRES_URL"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Sealed secrets in tests use a key of the run's own, never a key file in the checkout.
+    from cryptography.fernet import Fernet
+
+    os.environ.setdefault("SIYU_SECRET_KEY", Fernet.generate_key().decode())
+
+
 @pytest.fixture(scope="session")
 def sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """A migrated SQLite database file, shared by the whole test session."""

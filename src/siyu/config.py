@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     # Extra Spark settings applied over siyu's defaults, e.g. for a cluster:
     # SIYU_SPARK_CONF='{"spark.executor.memory": "8g", "spark.sql.shuffle.partitions": "400"}'
     spark_conf: dict[str, str] = {}
+    # The key sealing stored credentials (channel secrets): a Fernet key in SIYU_SECRET_KEY, or
+    # else a key file created on first use (mode 0600). Every process sharing a store (API,
+    # workers) needs the same key.
+    secret_key: str | None = None
+    secret_key_file: str = "./siyu.key"
 
 
 def load_settings(**overrides: object) -> Settings:

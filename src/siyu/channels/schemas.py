@@ -22,6 +22,8 @@ CHANNELS = (
     "wechat_template",
     "webhook",
 )
+# Credential fields stored sealed (store/sealed.py) and never shown back by the console.
+SECRET_FIELDS = frozenset({"access_key_secret", "secret_key", "password", "secret"})
 # Consent is given per group of channels, as in customer records' `consent`.
 CONSENT_GROUP: dict[str, str | None] = {
     "sms": "sms",

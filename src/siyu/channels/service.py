@@ -12,9 +12,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from siyu.channels.models import ChannelAccount, Message, TouchPolicyRow, Unsubscribe
-from siyu.channels.schemas import CHANNELS, MessageView, NewMessage, TouchPolicy
+from siyu.channels.schemas import (
+    CHANNELS,
+    SECRET_FIELDS,
+    MessageView,
+    NewMessage,
+    TouchPolicy,
+)
 from siyu.store.base import utcnow
 from siyu.store.bulk import insert_many
+from siyu.store.sealed import seal, unseal
 from siyu.tenants import TenantContext
 
 TRACKING = "tracking"  # account holding the link-signing secret and the public base URL
@@ -84,7 +91,11 @@ def configure_channel(
     if row is None:
         row = ChannelAccount(tenant_id=tenant.id, channel=channel, config={})
         session.add(row)
-    row.config = dict(config)
+    # Keys, passwords and app secrets are stored sealed, never in plain text.
+    row.config = {
+        key: seal(str(value)) if key in SECRET_FIELDS and value else value
+        for key, value in config.items()
+    }
     row.updated_at = utcnow()
     session.flush()
 
@@ -93,11 +104,17 @@ def channel_config(
     *, session: Session, tenant: TenantContext, channel: str
 ) -> dict[str, Any] | None:
     """A channel's provider account, or None when the tenant has not set it up."""
-    return session.scalar(
+    stored = session.scalar(
         select(ChannelAccount.config).where(
             ChannelAccount.tenant_id == tenant.id, ChannelAccount.channel == channel
         )
     )
+    if stored is None:
+        return None
+    return {
+        key: unseal(value) if key in SECRET_FIELDS and isinstance(value, str) else value
+        for key, value in stored.items()
+    }
 
 
 def tracking_config(*, session: Session, tenant: TenantContext) -> dict[str, Any]:
