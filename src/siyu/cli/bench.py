@@ -163,6 +163,17 @@ def bench_loyalty(
     _report(result, out)
 
 
+@bench_app.command("clv")
+def bench_clv(
+    persons: Annotated[int, typer.Option(help="simulated customers")] = 100_000,
+    out: Annotated[Path, typer.Option(help="JSON results")] = Path("bench-results/clv.json"),
+) -> None:
+    """Fit BG/NBD, Pareto/NBD and Gamma-Gamma to a simulated population; time and compare."""
+    from siyu.bench.clv import run_clv_bench
+
+    _report(run_clv_bench(persons=persons), out)
+
+
 def _report(result: dict[str, Any], out: Path) -> None:
     table = Table("metric", "value", title=f"siyu bench {result['benchmark']}")
     for key, value in result.items():
