@@ -86,11 +86,10 @@ def _console_users(session: Session, tenant: TenantContext) -> list[tuple[str, s
 
 
 def _sample(session: Session, tenant: TenantContext) -> list[profiles.PersonSummary]:
-    """A few people seen on several channels: the interesting ones to open."""
-    found: list[profiles.PersonSummary] = []
+    """A few people seen on the most channels: the interesting ones to open."""
+    found: dict[str, profiles.PersonSummary] = {}
     for query in ("王", "李", "张", "刘", "陈"):
         for person in profiles.search_persons(session=session, tenant=tenant, query=query):
-            if len(person.sources) >= 3 and person.oneid not in {p.oneid for p in found}:
-                found.append(person)
-                break
-    return found
+            found.setdefault(person.oneid, person)
+    ranked = sorted(found.values(), key=lambda person: -len(person.sources))
+    return ranked[:5]
