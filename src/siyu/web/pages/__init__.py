@@ -2,6 +2,12 @@
 
 from fastapi import APIRouter
 
-from siyu.web.pages import overview, signin
+from siyu.web.pages import journeys, journeys_results, overview, signin
 
-ROUTERS: list[APIRouter] = [signin.router, overview.router]
+# journeys_results before journeys: its `/journeys/_enrolments` must win over `/journeys/{key}`.
+ROUTERS: list[APIRouter] = [
+    signin.router,
+    overview.router,
+    journeys_results.router,
+    journeys.router,
+]

@@ -1,0 +1,339 @@
+"""A journey drawn as a graph: boxes for the trigger and steps, arrows for where each goes.
+
+The layout is computed here and rendered as SVG by `journeys/_canvas.html` (no script):
+layers top to bottom by the longest forward path from the trigger, loops drawn as arrows
+back up the right-hand side, and the same graph as a list for screen readers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from siyu import journeys
+from siyu.journeys.schemas import (
+    BranchStep,
+    GrantStep,
+    SendStep,
+    SplitStep,
+    Step,
+    TagStep,
+    TaskStep,
+    WaitStep,
+    WebhookStep,
+)
+
+Translate = Callable[..., str]
+TRIGGER, END, HOLDOUT = "@trigger", "@end", "@holdout"
+WIDTH, HEIGHT, GAP_X, GAP_Y, MARGIN = 184, 64, 32, 56, 16
+LOOP_ROOM = 72  # space on the right for arrows going back up
+TEXT = 24  # characters that fit on a line of a box
+
+
+@dataclass
+class Node:
+    id: str
+    kind: str  # trigger, a step type, end, holdout
+    title: str
+    subtitle: str
+    detail: str
+    x: int = 0
+    y: int = 0
+    stat: str | None = None  # e.g. people who entered, on the results page
+
+
+@dataclass
+class Edge:
+    source: str
+    target: str
+    label: str = ""
+    path: str = ""
+    label_x: int = 0
+    label_y: int = 0
+    back: bool = False
+
+
+@dataclass
+class Canvas:
+    nodes: list[Node]
+    edges: list[Edge]
+    width: int
+    height: int
+    outgoing: dict[str, list[Edge]] = field(default_factory=dict)
+
+    @property
+    def steps(self) -> list[Node]:
+        return [n for n in self.nodes if n.id not in (TRIGGER, END, HOLDOUT)]
+
+
+def _short(text: str, size: int = TEXT) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def _duration(value: timedelta, _: Translate) -> str:
+    seconds = int(value.total_seconds())
+    for unit, name in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds % unit == 0 and seconds >= unit:
+            return f"{seconds // unit} {_(name)}"
+    return f"{seconds} s"
+
+
+def condition_text(condition: Any) -> str:
+    """A condition in one line: `record.properties.price ≥ 100`, `all(…, …)`."""
+    if condition is None:
+        return ""
+    if condition.field:
+        ops = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
+        op = ops.get(condition.op, condition.op)
+        value = "" if condition.op in ("exists", "not_exists") else f" {condition.value}"
+        return f"{condition.field} {op}{value}"
+    if condition.not_ is not None:
+        return f"not({condition_text(condition.not_)})"
+    kind = "all" if condition.all is not None else "any"
+    parts = condition.all if condition.all is not None else condition.any or []
+    return f"{kind}({', '.join(condition_text(p) for p in parts)})"
+
+
+def _trigger_node(definition: journeys.JourneyDefinition, _: Translate) -> Node:
+    trigger = definition.trigger
+    kind = trigger.type
+    detail = ""
+    subtitle = {
+        "event": _("Event"),
+        "order": _("Order"),
+        "audience_enter": _("Enters audience"),
+        "audience_leave": _("Leaves audience"),
+        "date": _("Date"),
+        "schedule": _("Schedule"),
+        "manual": _("Manual"),
+    }[kind]
+    data = trigger.model_dump(mode="json", exclude_none=True)
+    if kind == "event":
+        detail = data["event_type"]
+    elif kind == "order":
+        detail = ", ".join(data["statuses"])
+    elif kind in ("audience_enter", "audience_leave"):
+        detail = data["audience"]
+    elif kind == "date":
+        detail = _(
+            "{attribute} −{days} d at {at}",
+            attribute=_(data["attribute"]),
+            days=data["days_before"],
+            at=data["at"][:5],
+        )
+    elif kind == "schedule":
+        detail = f"{_(data['every'])} {data['at'][:5]}"
+    where = data.get("where")
+    if where is not None:
+        detail = f"{detail} · {condition_text(getattr(trigger, 'where', None))}"
+    return Node(TRIGGER, "trigger", _("Trigger"), subtitle, _short(detail))
+
+
+def _step_text(step: Step, _: Translate) -> str:
+    """The line under a step's id saying what it does."""
+    if isinstance(step, WaitStep):
+        if step.duration is not None:
+            return _("wait {time}", time=_duration(step.duration, _))
+        if step.until_time is not None:
+            return _("until {time}", time=step.until_time.strftime("%H:%M"))
+        assert step.until_event is not None
+        return _(
+            "until {event}, at most {time}",
+            event=step.until_event.event_type,
+            time=_duration(step.until_event.timeout, _),
+        )
+    if isinstance(step, SendStep):
+        content = next(iter(step.content.values()), {})
+        template = (
+            content.get("template") or content.get("template_id") or content.get("subject") or ""
+        )
+        return f"{_(step.channel)} {template}".strip()
+    if isinstance(step, BranchStep):
+        return _("{count} cases", count=len(step.cases))
+    if isinstance(step, SplitStep):
+        arms = "/".join(arm.name for arm in step.arms)
+        return (
+            f"{arms} · {_('holdout')} {step.holdout_percent:g}%" if step.holdout_percent else arms
+        )
+    if isinstance(step, TagStep):
+        return " ".join([*(f"+{t}" for t in step.add), *(f"−{t}" for t in step.remove)])
+    if isinstance(step, GrantStep):
+        parts = [_("{points} points", points=step.points)] if step.points else []
+        return " + ".join([*parts, *([step.coupon] if step.coupon else [])])
+    if isinstance(step, WebhookStep):
+        return step.url.split("//")[-1]
+    if isinstance(step, TaskStep):
+        content = next(iter(step.content.values()), {})
+        return str(content.get("text", ""))
+    return ""
+
+
+STEP_TITLES = {
+    "wait": "Wait",
+    "branch": "Branch",
+    "split": "A/B split",
+    "send": "Send",
+    "tag": "Tag",
+    "grant": "Grant",
+    "webhook": "Webhook",
+    "task": "Guide task",
+    "exit": "Exit",
+}
+
+
+def _edges(definition: journeys.JourneyDefinition, _: Translate) -> list[Edge]:
+    """Every arrow: where each step can go, labelled with why."""
+
+    def to(target: str | None) -> str:
+        return END if target is None else target
+
+    found = [Edge(TRIGGER, definition.steps[0].id)]
+    for step in definition.steps:
+        following = definition.following(step.id)
+        if isinstance(step, BranchStep):
+            for case in step.cases:
+                target = definition.resolve(case.next, step.id)
+                found.append(Edge(step.id, to(target), _short(condition_text(case.when), 28)))
+            found.append(Edge(step.id, to(following), _("otherwise")))
+        elif isinstance(step, SplitStep):
+            total = sum(arm.weight for arm in step.arms)
+            share = (100 - step.holdout_percent) / total
+            for arm in step.arms:
+                target = definition.resolve(arm.next, step.id)
+                found.append(Edge(step.id, to(target), f"{arm.name} {arm.weight * share:.0f}%"))
+            if step.holdout_percent:
+                found.append(Edge(step.id, HOLDOUT, f"{_('holdout')} {step.holdout_percent:g}%"))
+        elif isinstance(step, WaitStep) and step.until_event is not None:
+            timeout = definition.resolve(step.until_event.on_timeout, step.id)
+            if timeout == following:
+                found.append(Edge(step.id, to(following), _("event or timeout")))
+            else:
+                found.append(Edge(step.id, to(following), step.until_event.event_type))
+                found.append(Edge(step.id, to(timeout), _("timeout")))
+        elif step.type != "exit":
+            found.append(Edge(step.id, to(following)))
+    return found
+
+
+def _layers(order: list[str], edges: list[Edge]) -> dict[str, int]:
+    """Longest forward path from the trigger; arrows closing a loop are marked `back`."""
+    out: dict[str, list[Edge]] = {node: [] for node in order}
+    for edge in edges:
+        out[edge.source].append(edge)
+    state: dict[str, int] = {}  # 1 on the walk's stack, 2 done
+    finished: list[str] = []
+
+    def walk(node: str) -> None:
+        state[node] = 1
+        for edge in out[node]:
+            if state.get(edge.target) == 1:
+                edge.back = True
+            elif edge.target not in state:
+                walk(edge.target)
+        state[node] = 2
+        finished.append(node)
+
+    for node in order:
+        if node not in state:
+            walk(node)
+    layer = dict.fromkeys(order, 0)
+    for node in reversed(finished):  # a topological order of the forward arrows
+        for edge in out[node]:
+            if not edge.back:
+                layer[edge.target] = max(layer[edge.target], layer[node] + 1)
+    return layer
+
+
+def build_canvas(
+    definition: journeys.JourneyDefinition,
+    _: Translate,
+    stats: dict[str, str] | None = None,
+) -> Canvas:
+    """Lay out a definition; `stats` puts a figure on each step (e.g. people entered)."""
+    nodes = {TRIGGER: _trigger_node(definition, _)}
+    for step in definition.steps:
+        title = _(STEP_TITLES[step.type])
+        nodes[step.id] = Node(step.id, step.type, title, step.id, _short(_step_text(step, _)))
+    edges = _edges(definition, _)
+    targets = {edge.target for edge in edges}
+    if END in targets:
+        nodes[END] = Node(END, "end", _("End"), "", "")
+    if HOLDOUT in targets:
+        nodes[HOLDOUT] = Node(HOLDOUT, "holdout", _("Holdout"), _("gets nothing, measured"), "")
+    layer = _layers(list(nodes), edges)
+    # Ends at the bottom: one row for every way out, below the deepest step.
+    bottom = max([layer[n] for n in nodes if n not in (END, HOLDOUT)], default=0) + 1
+    for terminal in (END, HOLDOUT):
+        if terminal in nodes:
+            layer[terminal] = max(layer[terminal], bottom)
+    rows: dict[int, list[str]] = {}
+    for node in nodes:  # definition order within a row, then by where arrows come from
+        rows.setdefault(layer[node], []).append(node)
+    _order_rows(rows, edges)
+    widest = max(len(row) for row in rows.values())
+    has_loop = any(edge.back for edge in edges)
+    inner = widest * WIDTH + (widest - 1) * GAP_X
+    width = inner + 2 * MARGIN + (LOOP_ROOM if has_loop else 0)
+    for depth, row in rows.items():
+        used = len(row) * WIDTH + (len(row) - 1) * GAP_X
+        left = MARGIN + (inner - used) // 2
+        for position, node_id in enumerate(row):
+            node = nodes[node_id]
+            node.x, node.y = left + position * (WIDTH + GAP_X), MARGIN + depth * (HEIGHT + GAP_Y)
+            if stats and node_id in stats:
+                node.stat = stats[node_id]
+    height = MARGIN * 2 + (max(rows) + 1) * HEIGHT + max(rows) * GAP_Y
+    _route(edges, nodes, inner + MARGIN)
+    canvas = Canvas(list(nodes.values()), edges, width, height)
+    for edge in edges:
+        canvas.outgoing.setdefault(edge.source, []).append(edge)
+    return canvas
+
+
+def _order_rows(rows: dict[int, list[str]], edges: list[Edge]) -> None:
+    """Put each box under the boxes its arrows come from (barycentre, one pass down)."""
+    position: dict[str, float] = {}
+    for depth in sorted(rows):
+        row = rows[depth]
+        if depth > 0:
+
+            def centre(node: str, row: list[str] = row) -> float:
+                sources = [
+                    position[e.source]
+                    for e in edges
+                    if e.target == node and not e.back and e.source in position
+                ]
+                return sum(sources) / len(sources) if sources else float(row.index(node))
+
+            row.sort(key=centre)
+        for index, node in enumerate(row):
+            position[node] = index - (len(row) - 1) / 2
+
+
+def _route(edges: list[Edge], nodes: dict[str, Node], right: int) -> None:
+    """SVG paths: curves down between rows; loops around the right-hand side."""
+    fanout: dict[str, int] = {}
+    for edge in edges:
+        a, b = nodes[edge.source], nodes[edge.target]
+        if edge.back or b.y <= a.y:
+            edge.back = True
+            lane = right + 20 + 14 * fanout.setdefault("@loops", 0)
+            fanout["@loops"] += 1
+            sx, sy = a.x + WIDTH, a.y + HEIGHT // 2
+            tx, ty = b.x + WIDTH, b.y + HEIGHT // 2
+            edge.path = f"M{sx},{sy} L{lane},{sy} L{lane},{ty} L{tx + 6},{ty}"
+            edge.label_x, edge.label_y = lane - 4, (sy + ty) // 2
+            continue
+        siblings = [e for e in edges if e.source == edge.source and not e.back]
+        index = siblings.index(edge)
+        spread = (index - (len(siblings) - 1) / 2) * min(36, WIDTH // max(len(siblings), 1))
+        sx, sy = a.x + WIDTH // 2 + int(spread), a.y + HEIGHT
+        tx, ty = b.x + WIDTH // 2, b.y - 6
+        middle = (sy + ty) // 2
+        edge.path = f"M{sx},{sy} C{sx},{middle} {tx},{middle} {tx},{ty}"
+        edge.label_x, edge.label_y = (
+            (sx + tx) // 2,
+            sy + 18 if b.y - a.y > HEIGHT + GAP_Y else middle + 4,
+        )

@@ -1,0 +1,232 @@
+"""旅程: the list, the canvas with its editor (definition text and step forms), versions,
+start and pause. Results and enrolment traces are in `journeys_results`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+import yaml
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from siyu import journeys
+from siyu.web import journey_forms as forms
+from siyu.web.auth import SessionDep, Staff, Writer
+from siyu.web.i18n import translator
+from siyu.web.journey_canvas import build_canvas
+from siyu.web.render import locale_of, page
+
+router = APIRouter(include_in_schema=False)
+Text = Annotated[str, Form()]
+
+
+def _can_write(viewer: Any) -> bool:
+    return bool(viewer.user.role in ("admin", "operator"))
+
+
+def _workbench(request: Request, text: str, *, key: str | None) -> dict[str, Any]:
+    """What the editor shows for `text`: the canvas when it is valid, else the problems
+    (and the canvas of the last valid text, if any, is not guessed at)."""
+    _ = translator(locale_of(request))
+    try:
+        definition = journeys.parse_definition(text=text)
+    except journeys.DefinitionError as error:
+        return {
+            "text": text,
+            "problems": error.problems,
+            "canvas": None,
+            "step_ids": [],
+            "key": key,
+        }
+    problems = []
+    if key is not None and definition.key != key:
+        problems.append(_("The key cannot change: it stays {key}.", key=key))
+    return {
+        "text": text,
+        "problems": problems,
+        "canvas": build_canvas(definition, _),
+        "step_ids": [step.id for step in definition.steps],
+        "key": key,
+    }
+
+
+@router.get("/journeys", response_class=HTMLResponse)
+def journey_list(request: Request, session: SessionDep, viewer: Staff) -> HTMLResponse:
+    found = journeys.journey_summaries(session=session, tenant=viewer.tenant)
+    return page(request, "journeys/list.html", {"journeys": found, "can_write": _can_write(viewer)})
+
+
+@router.get("/journeys/_new", response_class=HTMLResponse)
+def new_journey(request: Request, viewer: Writer) -> HTMLResponse:
+    return page(
+        request,
+        "journeys/new.html",
+        {"bench": _workbench(request, forms.as_text(forms.STARTER), key=None)},
+    )
+
+
+@router.post("/journeys/_new", response_class=HTMLResponse)
+def create_journey(
+    request: Request, session: SessionDep, viewer: Writer, definition: Text
+) -> Response:
+    bench = _workbench(request, definition, key=None)
+    if bench["canvas"] is not None:
+        try:
+            created = journeys.create_journey(
+                session=session,
+                tenant=viewer.tenant,
+                definition=journeys.parse_definition(text=definition),
+            )
+        except journeys.JourneyError as error:
+            bench["problems"] = [str(error)]
+        else:
+            session.commit()
+            return RedirectResponse(f"/journeys/{created.key}?note=created", status_code=303)
+    return page(request, "journeys/new.html", {"bench": bench}, status=400)
+
+
+@router.post("/journeys/_workbench", response_class=HTMLResponse)
+def workbench(
+    request: Request,
+    viewer: Staff,
+    definition: Text,
+    op: Text = "preview",
+    key: Text = "",
+) -> HTMLResponse:
+    """The editor's fragment after a preview, a step added or removed, a trigger set."""
+    _ = translator(locale_of(request))
+    text, problem = definition, None
+    if op != "preview":
+        fields = {k: v for k, v in _form_fields(request).items() if isinstance(v, str)}
+        try:
+            data = _loads(definition)
+        except forms.FormProblem as error:
+            problem = _("Fix the definition text first: {error}", error=error)
+        else:
+            try:
+                if op == "add":
+                    data = forms.add_step(data, fields)
+                elif op == "remove":
+                    data = forms.remove_step(data, fields.get("step", ""))
+                elif op == "trigger":
+                    data = forms.set_trigger(data, fields)
+                text = forms.as_text(data)
+            except forms.FormProblem as error:
+                problem = _("The form cannot be applied: {error}", error=error)
+    bench = _workbench(request, text, key=key or None)
+    if problem:
+        bench["problems"] = [problem, *bench["problems"]]
+    return page(request, "journeys/_workbench.html", {"bench": bench, "can_write": True})
+
+
+def _form_fields(request: Request) -> dict[str, Any]:
+    # The form was read by the CSRF check (Starlette caches it on the request).
+    form = getattr(request, "_form", None)
+    return dict(form) if form is not None else {}
+
+
+def _loads(text: str) -> dict[str, Any]:
+    try:
+        data = orjson.loads(text) if text.strip().startswith("{") else yaml.safe_load(text)
+    except (orjson.JSONDecodeError, yaml.YAMLError) as error:
+        raise forms.FormProblem(str(error)) from error
+    if not isinstance(data, dict):
+        raise forms.FormProblem("it is not an object")
+    return data
+
+
+@router.get("/journeys/_step-fields", response_class=HTMLResponse)
+def step_fields(request: Request, viewer: Staff, type: str = "send") -> HTMLResponse:
+    return page(
+        request,
+        "journeys/_step_fields.html",
+        {"kind": type if type in forms.STEP_TYPES else "send", "forms": forms},
+    )
+
+
+@router.get("/journeys/{key}", response_class=HTMLResponse)
+def journey_detail(
+    request: Request,
+    session: SessionDep,
+    viewer: Staff,
+    key: str,
+    version: int | None = None,
+    note: str | None = None,
+) -> HTMLResponse:
+    try:
+        detail = journeys.get_journey(
+            session=session, tenant=viewer.tenant, key=key, version=version
+        )
+    except journeys.JourneyError as error:
+        return page(request, "journeys/problem.html", {"message": str(error)}, status=404)
+    versions = journeys.list_versions(session=session, tenant=viewer.tenant, key=key)
+    shown = version or detail.latest_version
+    text = journeys.definition_text(detail.definition)
+    return page(
+        request,
+        "journeys/detail.html",
+        {
+            "journey": detail,
+            "versions": versions,
+            "shown": shown,
+            "note": note,
+            "can_write": _can_write(viewer),
+            "bench": _workbench(request, text, key=key),
+        },
+    )
+
+
+@router.post("/journeys/{key}", response_class=HTMLResponse)
+def save_journey(
+    request: Request, session: SessionDep, viewer: Writer, key: str, definition: Text
+) -> Response:
+    bench = _workbench(request, definition, key=key)
+    if bench["canvas"] is not None and not bench["problems"]:
+        try:
+            saved = journeys.update_journey(
+                session=session,
+                tenant=viewer.tenant,
+                definition=journeys.parse_definition(text=definition),
+            )
+        except journeys.JourneyError as error:
+            bench["problems"] = [str(error)]
+        else:
+            session.commit()
+            return RedirectResponse(
+                f"/journeys/{key}?note=saved&version={saved.latest_version}", status_code=303
+            )
+    return page(request, "journeys/edit_failed.html", {"bench": bench, "key": key}, status=400)
+
+
+@router.post("/journeys/{key}/start")
+def start(request: Request, session: SessionDep, viewer: Writer, key: str) -> Response:
+    try:
+        journeys.start_journey(session=session, tenant=viewer.tenant, key=key)
+    except journeys.JourneyError as error:
+        return page(request, "journeys/problem.html", {"message": str(error)}, status=409)
+    session.commit()
+    return RedirectResponse(f"/journeys/{key}?note=started", status_code=303)
+
+
+@router.post("/journeys/{key}/pause")
+def pause(request: Request, session: SessionDep, viewer: Writer, key: str) -> Response:
+    try:
+        journeys.pause_journey(session=session, tenant=viewer.tenant, key=key)
+    except journeys.JourneyError as error:
+        return page(request, "journeys/problem.html", {"message": str(error)}, status=409)
+    session.commit()
+    return RedirectResponse(f"/journeys/{key}?note=paused", status_code=303)
+
+
+@router.get("/journeys/{key}/diff", response_class=HTMLResponse)
+def diff(
+    request: Request, session: SessionDep, viewer: Staff, key: str, old: int, new: int
+) -> HTMLResponse:
+    try:
+        lines = journeys.version_diff(
+            session=session, tenant=viewer.tenant, key=key, old=old, new=new
+        )
+    except journeys.JourneyError as error:
+        return page(request, "journeys/problem.html", {"message": str(error)}, status=404)
+    return page(request, "journeys/diff.html", {"key": key, "old": old, "new": new, "lines": lines})
