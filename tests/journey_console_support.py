@@ -130,6 +130,7 @@ def journey_with_results(runtime: Runtime, key: str, phone_prefix: str) -> list[
         finally:
             adapters.close()
     ours = {m.oneid: m for m in sent if m.oneid in set(oneids)}
+    stamp = utcnow().isoformat()  # clicks and orders come after the people entered
     # Clicks come back as message_clicked events (as the tracking link records them).
     clicks = [
         event(

@@ -63,8 +63,7 @@ def demo(
         from siyu.api import create_app
 
         console.print(
-            f"console: [bold]http://127.0.0.1:{port}/[/bold]  "
-            f"(API docs: /docs; Ctrl-C stops)"
+            f"console: [bold]http://127.0.0.1:{port}/[/bold]  (API docs: /docs; Ctrl-C stops)"
         )
         with _worker_thread(rt, enabled=worker):
             uvicorn.run(create_app(rt), host="127.0.0.1", port=port, access_log=False)

@@ -153,7 +153,9 @@ def list_versions(*, session: Session, tenant: TenantContext, key: str) -> list[
             select(Enrolment.version, func.count())
             .where(Enrolment.journey_id == journey.id, Enrolment.status.in_(IN_FLIGHT))
             .group_by(Enrolment.version)
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     rows = session.scalars(
         select(JourneyVersion)
