@@ -124,7 +124,8 @@ def _trigger_node(definition: journeys.JourneyDefinition, _: Translate) -> Node:
             at=data["at"][:5],
         )
     elif kind == "schedule":
-        detail = f"{_(data['every'])} {data['at'][:5]}"
+        every = {"day": _("every day"), "week": _("every week"), "month": _("every month")}
+        detail = f"{every[data['every']]} {data['at'][:5]}"
     where = data.get("where")
     if where is not None:
         detail = f"{detail} · {condition_text(getattr(trigger, 'where', None))}"

@@ -75,8 +75,9 @@ def new_step(form: dict[str, str]) -> dict[str, Any]:
         else:
             step["duration"] = get("duration") or "P1D"
     elif kind == "branch":
-        case: dict[str, Any] = {"when": {"field": get("field"), "op": get("op") or "eq"}}
-        if get("op") not in ("exists", "not_exists"):
+        # `operator`, not `op`: the editor's own `op` field says what to do with the form.
+        case: dict[str, Any] = {"when": {"field": get("field"), "op": get("operator") or "eq"}}
+        if get("operator") not in ("exists", "not_exists"):
             case["when"]["value"] = _number(get("value"))
         if get("then"):
             case["next"] = get("then")
