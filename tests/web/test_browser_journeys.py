@@ -53,9 +53,7 @@ def test_build_save_and_start_a_journey_on_the_canvas(
     page.get_by_label("触发类型").select_option("event")
     page.get_by_label("事件类型、订单状态、人群或日期属性").fill("member_joined")
     page.get_by_role("button", name="设置触发").click()
-    page.wait_for_function(
-        "document.querySelector('#definition').value.includes('member_joined')"
-    )
+    page.wait_for_function("document.querySelector('#definition').value.includes('member_joined')")
     # remove the starter's exit step, then build: send → wait → branch
     page.get_by_role("button", name="删除步骤 exit").click()
     page.wait_for_function("!document.querySelector('svg.journey-canvas g[data-step=\"exit\"]')")

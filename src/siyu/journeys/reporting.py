@@ -235,14 +235,13 @@ def _outcomes(
 ) -> Iterator[experiments.PersonOutcome]:
     """Each enrolment as the experiments code reads a person: arm, furthest stage per step,
     goal reached and its value. Read in pages: a big journey is never held whole."""
+    # Clicks are events of the person (the tracking link records them); all of the
+    # tenant's are read, since their times come from outside and the journey's own
+    # clock cannot bound them.
     clicked = {
         str(p.get("message_key"))
         for p in records.event_properties(
-            session=session,
-            tenant=tenant,
-            source=_CLICK_SOURCE,
-            type_=_CLICK_TYPE,
-            since=journey.created_at,
+            session=session, tenant=tenant, source=_CLICK_SOURCE, type_=_CLICK_TYPE
         )
         if str(p.get("origin") or "").startswith(f"journey:{journey.id}:")
     }

@@ -28,6 +28,7 @@ from siyu.journeys.schemas import (
 Translate = Callable[..., str]
 TRIGGER, END, HOLDOUT = "@trigger", "@end", "@holdout"
 WIDTH, HEIGHT, GAP_X, GAP_Y, MARGIN = 184, 64, 32, 56, 16
+VIA = 24  # width of the slot an arrow takes in a row it passes through
 LOOP_ROOM = 72  # space on the right for arrows going back up
 TEXT = 24  # characters that fit on a line of a box
 
@@ -53,6 +54,7 @@ class Edge:
     label_x: int = 0
     label_y: int = 0
     back: bool = False
+    via: list[str] = field(default_factory=list)  # the slots it passes in rows between
 
 
 @dataclass
@@ -272,40 +274,54 @@ def build_canvas(
     rows: dict[int, list[str]] = {}
     for node in nodes:  # definition order within a row, then by where arrows come from
         rows.setdefault(layer[node], []).append(node)
-    _order_rows(rows, edges)
-    widest = max(len(row) for row in rows.values())
-    has_loop = any(edge.back for edge in edges)
-    inner = widest * WIDTH + (widest - 1) * GAP_X
-    width = inner + 2 * MARGIN + (LOOP_ROOM if has_loop else 0)
-    for depth, row in rows.items():
-        used = len(row) * WIDTH + (len(row) - 1) * GAP_X
-        left = MARGIN + (inner - used) // 2
-        for position, node_id in enumerate(row):
-            node = nodes[node_id]
-            node.x, node.y = left + position * (WIDTH + GAP_X), MARGIN + depth * (HEIGHT + GAP_Y)
-            if stats and node_id in stats:
-                node.stat = stats[node_id]
+    # An arrow jumping rows passes through a narrow slot in each row between: no arrow
+    # is drawn through a box.
+    chains: list[list[str]] = []
+    for edge in edges:
+        if edge.back or layer[edge.target] <= layer[edge.source]:
+            edge.back = True
+            continue
+        for depth in range(layer[edge.source] + 1, layer[edge.target]):
+            via = f"@via{len(edge.via)}-{len(chains)}"
+            edge.via.append(via)
+            rows[depth].append(via)
+        chains.append([edge.source, *edge.via, edge.target])
+    _order_rows(rows, chains)
+    centres = _place(rows, nodes)
+    inner = max(_row_width(row) for row in rows.values())
+    width = inner + 2 * MARGIN + (LOOP_ROOM if any(edge.back for edge in edges) else 0)
     height = MARGIN * 2 + (max(rows) + 1) * HEIGHT + max(rows) * GAP_Y
-    _route(edges, nodes, inner + MARGIN)
+    for node in nodes.values():
+        if stats and node.id in stats:
+            node.stat = stats[node.id]
+    _route(edges, nodes, centres, inner + MARGIN)
     canvas = Canvas(list(nodes.values()), edges, width, height)
     for edge in edges:
         canvas.outgoing.setdefault(edge.source, []).append(edge)
     return canvas
 
 
-def _order_rows(rows: dict[int, list[str]], edges: list[Edge]) -> None:
+def _is_via(node: str) -> bool:
+    return node.startswith("@via")
+
+
+def _row_width(row: list[str]) -> int:
+    return sum(VIA if _is_via(n) else WIDTH for n in row) + GAP_X * (len(row) - 1)
+
+
+def _order_rows(rows: dict[int, list[str]], chains: list[list[str]]) -> None:
     """Put each box under the boxes its arrows come from (barycentre, one pass down)."""
+    above: dict[str, list[str]] = {}
+    for chain in chains:
+        for upper, lower in zip(chain, chain[1:], strict=False):
+            above.setdefault(lower, []).append(upper)
     position: dict[str, float] = {}
     for depth in sorted(rows):
         row = rows[depth]
         if depth > 0:
 
             def centre(node: str, row: list[str] = row) -> float:
-                sources = [
-                    position[e.source]
-                    for e in edges
-                    if e.target == node and not e.back and e.source in position
-                ]
+                sources = [position[s] for s in above.get(node, []) if s in position]
                 return sum(sources) / len(sources) if sources else float(row.index(node))
 
             row.sort(key=centre)
@@ -313,28 +329,52 @@ def _order_rows(rows: dict[int, list[str]], edges: list[Edge]) -> None:
             position[node] = index - (len(row) - 1) / 2
 
 
-def _route(edges: list[Edge], nodes: dict[str, Node], right: int) -> None:
-    """SVG paths: curves down between rows; loops around the right-hand side."""
-    fanout: dict[str, int] = {}
+def _place(rows: dict[int, list[str]], nodes: dict[str, Node]) -> dict[str, int]:
+    """Each row centred; boxes get their top-left corner, slots their centre x."""
+    inner = max(_row_width(row) for row in rows.values())
+    centres: dict[str, int] = {}
+    for depth, row in rows.items():
+        x = MARGIN + (inner - _row_width(row)) // 2
+        for node_id in row:
+            size = VIA if _is_via(node_id) else WIDTH
+            centres[node_id] = x + size // 2
+            if node_id in nodes:
+                nodes[node_id].x, nodes[node_id].y = x, MARGIN + depth * (HEIGHT + GAP_Y)
+            else:
+                centres[node_id + "@y"] = MARGIN + depth * (HEIGHT + GAP_Y)
+            x += size + GAP_X
+    return centres
+
+
+def _route(edges: list[Edge], nodes: dict[str, Node], centres: dict[str, int], right: int) -> None:
+    """SVG paths: curves down between rows (straight through the slots of rows they
+    cross); loops around the right-hand side, dashed."""
+    loops = 0
     for edge in edges:
         a, b = nodes[edge.source], nodes[edge.target]
-        if edge.back or b.y <= a.y:
-            edge.back = True
-            lane = right + 20 + 14 * fanout.setdefault("@loops", 0)
-            fanout["@loops"] += 1
-            sx, sy = a.x + WIDTH, a.y + HEIGHT // 2
-            tx, ty = b.x + WIDTH, b.y + HEIGHT // 2
+        if edge.back:
+            lane = right + 20 + 14 * loops
+            loops += 1
+            sx, sy = a.x + WIDTH, a.y + HEIGHT // 2 + 8
+            tx, ty = b.x + WIDTH, b.y + HEIGHT // 2 - 8
             edge.path = f"M{sx},{sy} L{lane},{sy} L{lane},{ty} L{tx + 6},{ty}"
             edge.label_x, edge.label_y = lane - 4, (sy + ty) // 2
             continue
         siblings = [e for e in edges if e.source == edge.source and not e.back]
         index = siblings.index(edge)
         spread = (index - (len(siblings) - 1) / 2) * min(36, WIDTH // max(len(siblings), 1))
-        sx, sy = a.x + WIDTH // 2 + int(spread), a.y + HEIGHT
-        tx, ty = b.x + WIDTH // 2, b.y - 6
-        middle = (sy + ty) // 2
-        edge.path = f"M{sx},{sy} C{sx},{middle} {tx},{middle} {tx},{ty}"
-        edge.label_x, edge.label_y = (
-            (sx + tx) // 2,
-            sy + 18 if b.y - a.y > HEIGHT + GAP_Y else middle + 4,
-        )
+        points = [(a.x + WIDTH // 2 + int(spread), a.y + HEIGHT)]
+        for via in edge.via:
+            top = centres[via + "@y"]
+            points += [(centres[via], top), (centres[via], top + HEIGHT)]
+        points.append((b.x + WIDTH // 2, b.y - 6))
+        path = [f"M{points[0][0]},{points[0][1]}"]
+        for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+            if x0 == x1 and y1 - y0 == HEIGHT:  # through a slot
+                path.append(f"L{x1},{y1}")
+            else:
+                middle = (y0 + y1) // 2
+                path.append(f"C{x0},{middle} {x1},{middle} {x1},{y1}")
+        edge.path = " ".join(path)
+        (x0, y0), (x1, y1) = points[0], points[1]
+        edge.label_x, edge.label_y = (x0 + x1) // 2, (y0 + y1) // 2 + 4
