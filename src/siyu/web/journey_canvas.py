@@ -377,4 +377,6 @@ def _route(edges: list[Edge], nodes: dict[str, Node], centres: dict[str, int], r
                 path.append(f"C{x0},{middle} {x1},{middle} {x1},{y1}")
         edge.path = " ".join(path)
         (x0, y0), (x1, y1) = points[0], points[1]
-        edge.label_x, edge.label_y = (x0 + x1) // 2, (y0 + y1) // 2 + 4
+        # Near the lower end of the first stretch, where arrows leaving one box have
+        # spread apart: their labels do not overlap.
+        edge.label_x, edge.label_y = x0 + (x1 - x0) * 7 // 10, y0 + (y1 - y0) * 3 // 5
