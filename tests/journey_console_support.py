@@ -18,6 +18,18 @@ PERSONS = 90
 NO_LIMITS = channels.TouchPolicy(caps=[], quiet_hours=channels.QuietHours(enabled=False))
 
 
+def click_event(message: channels.MessageView, phone: str, at: str) -> dict[str, Any]:
+    """A `message_clicked` event, as the tracking link records it for `message`."""
+    return event(
+        "siyu",
+        f"{message.key}:clicked:test",
+        ids={"phone": phone},
+        type="message_clicked",
+        occurred_at=at,
+        properties={"message_key": message.key, "origin": message.origin, "channel": "sms"},
+    )
+
+
 def results_definition(key: str, event_type: str) -> dict[str, Any]:
     return {
         "key": key,
@@ -133,14 +145,7 @@ def journey_with_results(runtime: Runtime, key: str, phone_prefix: str) -> list[
     stamp = utcnow().isoformat()  # clicks and orders come after the people entered
     # Clicks come back as message_clicked events (as the tracking link records them).
     clicks = [
-        event(
-            "siyu",
-            f"{m.key}:clicked:console",
-            ids={"phone": phones[oneids.index(m.oneid)]},
-            type="message_clicked",
-            occurred_at=stamp,
-            properties={"message_key": m.key, "origin": m.origin, "channel": "sms"},
-        )
+        click_event(m, phones[oneids.index(m.oneid)], stamp)
         for i, m in enumerate(ours.values())
         if m.status == "delivered" and i % 3 == 0
     ]

@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.orm import Session
 
+from journey_console_support import click_event
 from journey_support import NOON, SMS, Recorder, journey, person
-from siyu.store.base import utcnow
 from siyu import channels, journeys, records
 from siyu.journeys import (
     DefinitionError,
@@ -26,6 +26,7 @@ from siyu.journeys import (
     update_journey,
     version_diff,
 )
+from siyu.store.base import utcnow
 from siyu.tenants import TenantContext
 from support import event, ingest, order
 
@@ -127,17 +128,7 @@ def test_results_count_each_stage_per_arm_against_the_holdout(
     sent = channels.list_messages(session=session, tenant=tenant, origin_prefix="journey:")
     # two people click their message; every third person buys, holdout or not
     later = (start + timedelta(hours=1)).isoformat()
-    clicks = [
-        event(
-            "siyu",
-            f"{m.key}:clicked:x",
-            ids={"phone": phones[people.index(m.oneid)]},
-            type="message_clicked",
-            occurred_at=later,
-            properties={"message_key": m.key, "origin": m.origin},
-        )
-        for m in sent[:2]
-    ]
+    clicks = [click_event(m, phones[people.index(m.oneid)], later) for m in sent[:2]]
     buyers = list(range(0, 40, 3))
     orders = [
         order(
@@ -162,7 +153,7 @@ def test_results_count_each_stage_per_arm_against_the_holdout(
     assert by_arm["A"].sent + by_arm["B"].sent == len(sent) == reached
     assert by_arm["A"].clicked + by_arm["B"].clicked == 2
     converted = {arm.arm: arm.metrics["conversion"].total for arm in report.results.arms}
-    expected = {name: 0 for name in units}
+    expected = dict.fromkeys(units, 0)
     for i in buyers:
         expected[str(arm_of[people[i]])] += 1
     assert converted == expected

@@ -59,7 +59,7 @@ def test_every_step_is_a_box_and_no_two_boxes_overlap(specs: list[tuple[str, int
     ids = {node.id for node in canvas.nodes}
     assert {step.id for step in definition.steps} | {TRIGGER} <= ids
     for i, a in enumerate(canvas.nodes):
-        assert 0 <= a.x and a.x + WIDTH <= canvas.width and a.y + HEIGHT <= canvas.height
+        assert a.x >= 0 and a.x + WIDTH <= canvas.width and a.y + HEIGHT <= canvas.height
         for b in canvas.nodes[i + 1 :]:
             assert not _overlap(a, b), (a, b)
     by_id = {node.id: node for node in canvas.nodes}

@@ -215,6 +215,34 @@ def test_step_forms_add_and_remove_steps_on_the_text(console: TestClient) -> Non
         },
     )
     assert '"audience": "vip"' in unescape(trigger.text)
+    # edit one step on its own: its JSON opens next to the canvas, applying it replaces it
+    editing = console.post(
+        "/journeys/_workbench",
+        headers=headers,
+        data={"definition": start, "op": "edit", "step": "hello"},
+    )
+    shown = unescape(
+        re.search(r'<textarea id="step-json"[^>]*>(.*?)</textarea>', editing.text, re.S).group(1)
+    )  # type: ignore[union-attr]
+    step = json.loads(shown)
+    assert step["id"] == "hello" and step["content"]["zh-CN"]["template"] == "SMS_1"
+    step["id"], step["content"]["zh-CN"]["template"] = "greet", "SMS_7"
+    applied = console.post(
+        "/journeys/_workbench",
+        headers=headers,
+        data={"definition": start, "op": "replace", "step": "hello", "step_json": json.dumps(step)},
+    )
+    text = unescape(
+        re.search(r'<textarea id="definition"[^>]*>(.*?)</textarea>', applied.text, re.S).group(1)
+    )  # type: ignore[union-attr]
+    assert json.loads(text)["steps"][0] == step
+    assert "greet" in canvas_steps(applied.text) and "problems" not in applied.text
+    broken = console.post(
+        "/journeys/_workbench",
+        headers=headers,
+        data={"definition": start, "op": "replace", "step": "hello", "step_json": "{oops"},
+    )
+    assert "the step is not valid JSON" in broken.text
 
 
 def test_start_and_pause_change_the_status(console: TestClient, console_runtime: Runtime) -> None:
@@ -279,9 +307,7 @@ def test_funnel_and_ab_numbers_equal_the_service(
         r'<tr data-step="([^"]+)" data-arm="([^"]+)">(.*?)</tr>', page.text, re.S
     ):
         shown[(step, arm)] = dict(re.findall(r'data-stage="([a-z]+)">([^<]*)<', cells))
-    everything = {
-        (step.step, counts.arm): counts for step in report.funnel for counts in step.arms
-    }
+    everything = {(step.step, counts.arm): counts for step in report.funnel for counts in step.arms}
     # arms that never reach a step (the holdout after the split) are left out, all zero
     expected = {where: counts for where, counts in everything.items() if counts.entered}
     assert set(shown) == set(expected)

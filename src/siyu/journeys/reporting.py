@@ -19,7 +19,7 @@ from siyu import channels, experiments, records
 from siyu.journeys.engine import definitions
 from siyu.journeys.models import Enrolment, Journey, JourneyVersion, TraceRow
 from siyu.journeys.schemas import JourneyDefinition, JourneyView
-from siyu.journeys.service import JourneyError
+from siyu.journeys.service import JourneyError, _journey, in_flight_by_version
 from siyu.journeys.steps import IN_FLIGHT
 from siyu.tenants import TenantContext
 
@@ -136,27 +136,10 @@ def journey_summaries(*, session: Session, tenant: TenantContext) -> list[Journe
     ]
 
 
-def _journey(session: Session, tenant: TenantContext, key: str) -> Journey:
-    found = session.scalar(
-        select(Journey).where(Journey.tenant_id == tenant.id, Journey.key == key)
-    )
-    if found is None:
-        raise JourneyError(f"no journey {key!r}")
-    return found
-
-
 def list_versions(*, session: Session, tenant: TenantContext, key: str) -> list[VersionView]:
     """A journey's versions, newest first, with who is still in each."""
     journey = _journey(session, tenant, key)
-    in_flight = dict(
-        session.execute(
-            select(Enrolment.version, func.count())
-            .where(Enrolment.journey_id == journey.id, Enrolment.status.in_(IN_FLIGHT))
-            .group_by(Enrolment.version)
-        )
-        .tuples()
-        .all()
-    )
+    in_flight = in_flight_by_version(session, journey.id)
     rows = session.scalars(
         select(JourneyVersion)
         .where(JourneyVersion.journey_id == journey.id)

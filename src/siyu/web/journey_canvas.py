@@ -291,9 +291,9 @@ def build_canvas(
     inner = max(_row_width(row) for row in rows.values())
     width = inner + 2 * MARGIN + (LOOP_ROOM if any(edge.back for edge in edges) else 0)
     height = MARGIN * 2 + (max(rows) + 1) * HEIGHT + max(rows) * GAP_Y
-    for node in nodes.values():
-        if stats and node.id in stats:
-            node.stat = stats[node.id]
+    for box in nodes.values():
+        if stats and box.id in stats:
+            box.stat = stats[box.id]
     _route(edges, nodes, centres, inner + MARGIN)
     canvas = Canvas(list(nodes.values()), edges, width, height)
     for edge in edges:

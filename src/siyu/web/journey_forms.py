@@ -61,7 +61,10 @@ def new_step(form: dict[str, str]) -> dict[str, Any]:
     if kind not in STEP_TYPES:
         raise FormProblem(f"unknown step type {kind!r}")
     step: dict[str, Any] = {"id": form.get("id", "").strip() or kind, "type": kind}
-    get = lambda name: form.get(name, "").strip()  # noqa: E731
+
+    def get(name: str) -> str:
+        return form.get(name, "").strip()
+
     if kind == "send":
         channel = get("channel") or "sms"
         step["channel"] = channel
@@ -139,23 +142,15 @@ def add_step(data: dict[str, Any], form: dict[str, str]) -> dict[str, Any]:
     return {**data, "steps": steps}
 
 
-def remove_step(data: dict[str, Any], step_id: str) -> dict[str, Any]:
-    """`data` without step `step_id`; arrows to it go where it went."""
-    steps = [s for s in data.get("steps") or [] if isinstance(s, dict)]
-    ids = [s.get("id") for s in steps]
-    if step_id not in ids:
-        raise FormProblem(f"no step {step_id!r}")
-    position = ids.index(step_id)
-    removed = steps[position]
-    after = ids[position + 1] if position + 1 < len(ids) else "end"
-    replacement = removed.get("next") or after
+def _repoint(steps: list[dict[str, Any]], old: str, new: str) -> list[dict[str, Any]]:
+    """Copies of `steps` whose arrows to `old` go to `new` instead."""
 
     def redirect(holder: dict[str, Any], name: str) -> None:
-        if holder.get(name) == step_id:
-            holder[name] = replacement
+        if holder.get(name) == old:
+            holder[name] = new
 
-    kept = []
-    for step in steps[:position] + steps[position + 1 :]:
+    changed = []
+    for step in steps:
         step = json.loads(json.dumps(step))  # a copy: the caller's data stays as it was
         redirect(step, "next")
         for case in step.get("cases") or []:
@@ -164,5 +159,46 @@ def remove_step(data: dict[str, Any], step_id: str) -> dict[str, Any]:
             redirect(arm, "next")
         if isinstance(step.get("until_event"), dict):
             redirect(step["until_event"], "on_timeout")
-        kept.append(step)
-    return {**data, "steps": kept}
+        changed.append(step)
+    return changed
+
+
+def _steps(data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[Any]]:
+    steps = [s for s in data.get("steps") or [] if isinstance(s, dict)]
+    return steps, [s.get("id") for s in steps]
+
+
+def remove_step(data: dict[str, Any], step_id: str) -> dict[str, Any]:
+    """`data` without step `step_id`; arrows to it go where it went."""
+    steps, ids = _steps(data)
+    if step_id not in ids:
+        raise FormProblem(f"no step {step_id!r}")
+    position = ids.index(step_id)
+    after = ids[position + 1] if position + 1 < len(ids) else "end"
+    replacement = steps[position].get("next") or after
+    kept = steps[:position] + steps[position + 1 :]
+    return {**data, "steps": _repoint(kept, step_id, replacement)}
+
+
+def step_text(data: dict[str, Any], step_id: str) -> str:
+    """One step of `data` as indented JSON, to edit on its own."""
+    steps, ids = _steps(data)
+    if step_id not in ids:
+        raise FormProblem(f"no step {step_id!r}")
+    return as_text(steps[ids.index(step_id)])
+
+
+def replace_step(data: dict[str, Any], step_id: str, text: str) -> dict[str, Any]:
+    """`data` with step `step_id` replaced by `text` (JSON); a new id is followed by the
+    arrows that went to the old one."""
+    steps, ids = _steps(data)
+    if step_id not in ids:
+        raise FormProblem(f"no step {step_id!r}")
+    try:
+        step = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise FormProblem(f"the step is not valid JSON: {error}") from error
+    if not isinstance(step, dict) or not step.get("id"):
+        raise FormProblem("the step must be an object with an id")
+    replaced = [step if s.get("id") == step_id else s for s in steps]
+    return {**data, "steps": _repoint(replaced, step_id, str(step["id"]))}

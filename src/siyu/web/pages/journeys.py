@@ -3,6 +3,7 @@ start and pause. Results and enrolment traces are in `journeys_results`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
@@ -15,6 +16,7 @@ from siyu.web import journey_forms as forms
 from siyu.web.auth import SessionDep, Staff, Writer
 from siyu.web.i18n import translator
 from siyu.web.journey_canvas import build_canvas
+from siyu.web.pages.journeys_results import local_time
 from siyu.web.render import locale_of, page
 
 router = APIRouter(include_in_schema=False)
@@ -54,7 +56,15 @@ def _workbench(request: Request, text: str, *, key: str | None) -> dict[str, Any
 @router.get("/journeys", response_class=HTMLResponse)
 def journey_list(request: Request, session: SessionDep, viewer: Staff) -> HTMLResponse:
     found = journeys.journey_summaries(session=session, tenant=viewer.tenant)
-    return page(request, "journeys/list.html", {"journeys": found, "can_write": _can_write(viewer)})
+    return page(
+        request,
+        "journeys/list.html",
+        {
+            "journeys": found,
+            "can_write": _can_write(viewer),
+            "local": local_time(viewer.tenant.zone),
+        },
+    )
 
 
 @router.get("/journeys/_new", response_class=HTMLResponse)
@@ -66,23 +76,39 @@ def new_journey(request: Request, viewer: Writer) -> HTMLResponse:
     )
 
 
+def _store(
+    bench: dict[str, Any],
+    session: Any,
+    text: str,
+    save: Callable[[journeys.JourneyDefinition], journeys.JourneyView],
+) -> journeys.JourneyView | None:
+    """Save a valid definition through `save` and commit; problems go to the editor."""
+    if bench["canvas"] is None or bench["problems"]:
+        return None
+    try:
+        saved = save(journeys.parse_definition(text=text))
+    except journeys.JourneyError as error:
+        bench["problems"] = [str(error)]
+        return None
+    session.commit()
+    return saved
+
+
 @router.post("/journeys/_new", response_class=HTMLResponse)
 def create_journey(
     request: Request, session: SessionDep, viewer: Writer, definition: Text
 ) -> Response:
     bench = _workbench(request, definition, key=None)
-    if bench["canvas"] is not None:
-        try:
-            created = journeys.create_journey(
-                session=session,
-                tenant=viewer.tenant,
-                definition=journeys.parse_definition(text=definition),
-            )
-        except journeys.JourneyError as error:
-            bench["problems"] = [str(error)]
-        else:
-            session.commit()
-            return RedirectResponse(f"/journeys/{created.key}?note=created", status_code=303)
+    created = _store(
+        bench,
+        session,
+        definition,
+        lambda parsed: journeys.create_journey(
+            session=session, tenant=viewer.tenant, definition=parsed
+        ),
+    )
+    if created is not None:
+        return RedirectResponse(f"/journeys/{created.key}?note=created", status_code=303)
     return page(request, "journeys/new.html", {"bench": bench}, status=400)
 
 
@@ -96,7 +122,7 @@ def workbench(
 ) -> HTMLResponse:
     """The editor's fragment after a preview, a step added or removed, a trigger set."""
     _ = translator(locale_of(request))
-    text, problem = definition, None
+    text, problem, editing = definition, None, None
     if op != "preview":
         fields = {k: v for k, v in _form_fields(request).items() if isinstance(v, str)}
         try:
@@ -111,12 +137,22 @@ def workbench(
                     data = forms.remove_step(data, fields.get("step", ""))
                 elif op == "trigger":
                     data = forms.set_trigger(data, fields)
+                elif op == "replace":
+                    data = forms.replace_step(
+                        data, fields.get("step", ""), fields.get("step_json", "")
+                    )
+                elif op == "edit":
+                    editing = {
+                        "id": fields.get("step", ""),
+                        "text": forms.step_text(data, fields.get("step", "")),
+                    }
                 text = forms.as_text(data)
             except forms.FormProblem as error:
                 problem = _("The form cannot be applied: {error}", error=error)
     bench = _workbench(request, text, key=key or None)
     if problem:
         bench["problems"] = [problem, *bench["problems"]]
+    bench["editing"] = editing
     return page(request, "journeys/_workbench.html", {"bench": bench, "can_write": True})
 
 
@@ -173,6 +209,7 @@ def journey_detail(
             "note": note,
             "can_write": _can_write(viewer),
             "bench": _workbench(request, text, key=key),
+            "local": local_time(viewer.tenant.zone),
         },
     )
 
@@ -182,20 +219,18 @@ def save_journey(
     request: Request, session: SessionDep, viewer: Writer, key: str, definition: Text
 ) -> Response:
     bench = _workbench(request, definition, key=key)
-    if bench["canvas"] is not None and not bench["problems"]:
-        try:
-            saved = journeys.update_journey(
-                session=session,
-                tenant=viewer.tenant,
-                definition=journeys.parse_definition(text=definition),
-            )
-        except journeys.JourneyError as error:
-            bench["problems"] = [str(error)]
-        else:
-            session.commit()
-            return RedirectResponse(
-                f"/journeys/{key}?note=saved&version={saved.latest_version}", status_code=303
-            )
+    saved = _store(
+        bench,
+        session,
+        definition,
+        lambda parsed: journeys.update_journey(
+            session=session, tenant=viewer.tenant, definition=parsed
+        ),
+    )
+    if saved is not None:
+        return RedirectResponse(
+            f"/journeys/{key}?note=saved&version={saved.latest_version}", status_code=303
+        )
     return page(request, "journeys/edit_failed.html", {"bench": bench, "key": key}, status=400)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -16,6 +19,18 @@ from siyu.web.render import locale_of, page
 
 router = APIRouter(include_in_schema=False)
 STAGES = ("entered", "sent", "delivered", "clicked", "converted")
+
+
+def local_time(zone: ZoneInfo) -> Callable[[datetime | str | None], str]:
+    """A template helper: a stored time (UTC) as the brand's wall-clock time."""
+
+    def show(value: datetime | str | None) -> str:
+        if value is None or value == "":
+            return "—"
+        at = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+    return show
 
 
 def funnel_rows(report: experiments.JourneyReport) -> list[dict[str, Any]]:
@@ -123,7 +138,13 @@ def enrolment_lookup(
     return page(
         request,
         "journeys/enrolments.html",
-        {"q": query, "journey": journey or "", "found": found, "problem": problem},
+        {
+            "q": query,
+            "journey": journey or "",
+            "found": found,
+            "problem": problem,
+            "local": local_time(viewer.tenant.zone),
+        },
     )
 
 
@@ -137,7 +158,11 @@ def enrolment_trace(
         )
     except journeys.JourneyError as error:
         return page(request, "journeys/problem.html", {"message": str(error)}, status=404)
-    return page(request, "journeys/enrolment.html", {"enrolment": found})
+    return page(
+        request,
+        "journeys/enrolment.html",
+        {"enrolment": found, "local": local_time(viewer.tenant.zone)},
+    )
 
 
 @router.get("/journeys/{key}/results", response_class=HTMLResponse)
