@@ -34,9 +34,12 @@ def local_time(zone: ZoneInfo) -> Callable[[datetime | str | None], str]:
 
 
 def funnel_rows(report: experiments.JourneyReport) -> list[dict[str, Any]]:
-    """One row per step and arm, as the journeys service counted them."""
+    """One row per step and arm that reached it, as the journeys service counted them."""
     return [
-        {"step": step.step, **counts.model_dump()} for step in report.funnel for counts in step.arms
+        {"step": step.step, **counts.model_dump()}
+        for step in report.funnel
+        for counts in step.arms
+        if counts.entered
     ]
 
 
