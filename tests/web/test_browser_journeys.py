@@ -28,11 +28,7 @@ def _add_step(page: Any, kind: str, step_id: str, fields: dict[str, str]) -> Non
         else:
             field.fill(value)
     bench.get_by_role("button", name="添加步骤").click()
-    try:
-        page.locator(f'svg.journey-canvas g[data-step="{step_id}"]').wait_for(timeout=5000)
-    except Exception:
-        page.screenshot(path="/tmp/wj/fail.png", full_page=True)
-        raise
+    page.locator(f'svg.journey-canvas g[data-step="{step_id}"]').wait_for()
 
 
 def test_build_save_and_start_a_journey_on_the_canvas(
@@ -72,6 +68,12 @@ def test_build_save_and_start_a_journey_on_the_canvas(
     )
     assert nodes[:5] == ["@trigger", "welcome-sms", "wait-3d", "bought", "nudge-tag"]
     assert page.locator(".problems").count() == 0
+    # edit one step on its own: wait two days instead of three
+    page.get_by_role("button", name="编辑步骤 wait-3d").click()
+    step = page.get_by_label("步骤定义（JSON）")
+    step.fill(step.input_value().replace("P3D", "P2D"))
+    page.get_by_role("button", name="应用").click()
+    page.locator('svg.journey-canvas g[data-step="wait-3d"]', has_text="等待 2 天").wait_for()
     shoot(page, "40-journeys-canvas-build")
     page.get_by_role("button", name="创建旅程").click()
     page.get_by_text("旅程已创建为草稿。").wait_for()
