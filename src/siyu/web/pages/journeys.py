@@ -11,7 +11,7 @@ import yaml
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from siyu import journeys
+from siyu import journeys, users
 from siyu.web import journey_forms as forms
 from siyu.web.auth import SessionDep, Staff, Writer
 from siyu.web.i18n import translator
@@ -23,8 +23,8 @@ router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Form()]
 
 
-def _can_write(viewer: Any) -> bool:
-    return bool(viewer.user.role in ("admin", "operator"))
+def _can_write(viewer: users.SignedIn) -> bool:
+    return viewer.user.role in ("admin", "operator")
 
 
 def _workbench(request: Request, text: str, *, key: str | None) -> dict[str, Any]:
@@ -113,7 +113,7 @@ def create_journey(
 
 
 @router.post("/journeys/_workbench", response_class=HTMLResponse)
-def workbench(
+async def workbench(
     request: Request,
     viewer: Staff,
     definition: Text,
@@ -124,7 +124,8 @@ def workbench(
     _ = translator(locale_of(request))
     text, problem, editing = definition, None, None
     if op != "preview":
-        fields = {k: v for k, v in _form_fields(request).items() if isinstance(v, str)}
+        form = await request.form()  # read once already (CSRF check): cached
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
         try:
             data = _loads(definition)
         except forms.FormProblem as error:
@@ -154,12 +155,6 @@ def workbench(
         bench["problems"] = [problem, *bench["problems"]]
     bench["editing"] = editing
     return page(request, "journeys/_workbench.html", {"bench": bench, "can_write": True})
-
-
-def _form_fields(request: Request) -> dict[str, Any]:
-    # The form was read by the CSRF check (Starlette caches it on the request).
-    form = getattr(request, "_form", None)
-    return dict(form) if form is not None else {}
 
 
 def _loads(text: str) -> dict[str, Any]:
