@@ -104,7 +104,7 @@ def _trigger_node(definition: journeys.JourneyDefinition, _: Translate) -> Node:
     detail = ""
     subtitle = {
         "event": _("Event"),
-        "order": _("Order"),
+        "order": _("An order"),
         "audience_enter": _("Enters audience"),
         "audience_leave": _("Leaves audience"),
         "date": _("Date"),
@@ -178,11 +178,33 @@ STEP_TITLES = {
     "branch": "Branch",
     "split": "A/B split",
     "send": "Send",
-    "tag": "Tag",
+    "tag": "Tagging",
     "grant": "Grant",
     "webhook": "Webhook",
     "task": "Guide task",
     "exit": "Exit",
+}
+
+
+# What a trace entry's result means, for people (the engine's words are terse).
+TRACE_RESULTS = {
+    "queued": "Message queued",
+    "wait": "Waiting",
+    "branch": "Branch taken",
+    "split": "Arm assigned",
+    "holdout": "Put in the holdout",
+    "tagged": "Tags changed",
+    "granted": "Granted",
+    "task": "Task sent to the guide",
+    "retry": "Failed, will retry",
+    "retried": "Retried by hand",
+    "event": "Awaited event arrived",
+    "timeout": "Wait timed out",
+    "goal": "Goal reached",
+    "exited": "Exited",
+    "completed": "Completed",
+    "converted": "Converted",
+    "failed": "Failed",
 }
 
 

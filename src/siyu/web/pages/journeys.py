@@ -15,7 +15,7 @@ from siyu import journeys, users
 from siyu.web import journey_forms as forms
 from siyu.web.auth import SessionDep, Staff, Writer
 from siyu.web.i18n import translator
-from siyu.web.journey_canvas import build_canvas
+from siyu.web.journey_canvas import STEP_TITLES, build_canvas
 from siyu.web.pages.journeys_results import local_time
 from siyu.web.render import locale_of, page
 
@@ -28,29 +28,26 @@ def _can_write(viewer: users.SignedIn) -> bool:
 
 
 def _workbench(request: Request, text: str, *, key: str | None) -> dict[str, Any]:
-    """What the editor shows for `text`: the canvas when it is valid, else the problems
-    (and the canvas of the last valid text, if any, is not guessed at)."""
+    """What the editor shows for `text`: the canvas when it is valid, else the problems."""
     _ = translator(locale_of(request))
+    bench: dict[str, Any] = {
+        "text": text,
+        "problems": [],
+        "canvas": None,
+        "step_ids": [],
+        "key": key,
+        "step_titles": STEP_TITLES,
+    }
     try:
         definition = journeys.parse_definition(text=text)
     except journeys.DefinitionError as error:
-        return {
-            "text": text,
-            "problems": error.problems,
-            "canvas": None,
-            "step_ids": [],
-            "key": key,
-        }
-    problems = []
+        bench["problems"] = error.problems
+        return bench
     if key is not None and definition.key != key:
-        problems.append(_("The key cannot change: it stays {key}.", key=key))
-    return {
-        "text": text,
-        "problems": problems,
-        "canvas": build_canvas(definition, _),
-        "step_ids": [step.id for step in definition.steps],
-        "key": key,
-    }
+        bench["problems"] = [_("The key cannot change: it stays {key}.", key=key)]
+    bench["canvas"] = build_canvas(definition, _)
+    bench["step_ids"] = [step.id for step in definition.steps]
+    return bench
 
 
 @router.get("/journeys", response_class=HTMLResponse)

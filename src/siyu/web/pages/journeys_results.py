@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from siyu import experiments, journeys
 from siyu.web.auth import SessionDep, Staff
 from siyu.web.i18n import translator
-from siyu.web.journey_canvas import build_canvas
+from siyu.web.journey_canvas import TRACE_RESULTS, build_canvas
 from siyu.web.render import locale_of, page
 
 router = APIRouter(include_in_schema=False)
@@ -164,7 +164,11 @@ def enrolment_trace(
     return page(
         request,
         "journeys/enrolment.html",
-        {"enrolment": found, "local": local_time(viewer.tenant.zone)},
+        {
+            "enrolment": found,
+            "local": local_time(viewer.tenant.zone),
+            "trace_results": TRACE_RESULTS,
+        },
     )
 
 
