@@ -169,19 +169,23 @@ def get_journey(
     loaded = definitions(session, {(journey.id, wanted)})
     if (journey.id, wanted) not in loaded:
         raise JourneyError(f"journey {key!r} has no version {wanted}")
-    in_flight = dict(
+    return JourneyDetail(
+        **_view(journey).model_dump(),
+        definition=loaded[(journey.id, wanted)].definition,
+        in_flight=in_flight_by_version(session, journey.id),
+    )
+
+
+def in_flight_by_version(session: Session, journey_id: int) -> dict[int, int]:
+    """Version -> people still in it (active, waiting, in the holdout window)."""
+    return dict(
         session.execute(
             select(Enrolment.version, func.count())
-            .where(Enrolment.journey_id == journey.id, Enrolment.status.in_(IN_FLIGHT))
+            .where(Enrolment.journey_id == journey_id, Enrolment.status.in_(IN_FLIGHT))
             .group_by(Enrolment.version)
         )
         .tuples()
         .all()
-    )
-    return JourneyDetail(
-        **_view(journey).model_dump(),
-        definition=loaded[(journey.id, wanted)].definition,
-        in_flight=in_flight,
     )
 
 

@@ -155,6 +155,32 @@ def events(
     return sorted(found, key=lambda e: e.occurred_at, reverse=True)
 
 
+def event_properties(
+    *,
+    session: Session,
+    tenant: TenantContext,
+    source: str,
+    type_: str,
+    since: datetime | None = None,
+    batch_size: int = 2000,
+) -> Iterator[dict[str, Any]]:
+    """The properties of every event of one source and type (occurred since `since`)."""
+    query = select(Event.id, Event.properties).where(
+        Event.tenant_id == tenant.id, Event.source == source, Event.type == type_
+    )
+    if since is not None:
+        query = query.where(Event.occurred_at >= since)
+    last = 0
+    while True:  # keyset pages: no cursor held open while the caller works
+        page = session.execute(query.where(Event.id > last).order_by(Event.id).limit(batch_size))
+        rows = page.all()
+        if not rows:
+            return
+        last = rows[-1][0]
+        for _id, properties in rows:
+            yield dict(properties or {})
+
+
 def refunds_of_orders(
     *, session: Session, tenant: TenantContext, refs: Sequence[tuple[str, str]]
 ) -> list[Refund]:

@@ -2,6 +2,13 @@
 
 from fastapi import APIRouter
 
-from siyu.web.pages import overview, settings, signin
+from siyu.web.pages import journeys, journeys_results, overview, settings, signin
 
-ROUTERS: list[APIRouter] = [signin.router, overview.router, settings.router]
+# journeys_results before journeys: its `/journeys/_enrolments` must win over `/journeys/{key}`.
+ROUTERS: list[APIRouter] = [
+    signin.router,
+    overview.router,
+    journeys_results.router,
+    journeys.router,
+    settings.router,
+]
