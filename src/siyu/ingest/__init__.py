@@ -5,12 +5,14 @@ from siyu.ingest.readers import csv_row_to_record, open_records
 from siyu.ingest.schemas import IngestReport, QuarantineEntry, RecordResult
 from siyu.ingest.service import (
     MAX_API_BATCH,
+    BulkUnavailableError,
     export_quarantine,
     ingest_files,
     ingest_records,
     list_quarantine,
     retry_quarantine,
     stage_records,
+    use_bulk,
 )
 
 # Everything a platform export can be refused for before the import starts.
@@ -23,6 +25,7 @@ __all__ = [
     "TableError",
     "builtin_formats",
     "MAX_API_BATCH",
+    "BulkUnavailableError",
     "IngestReport",
     "QuarantineEntry",
     "RecordResult",
@@ -34,4 +37,5 @@ __all__ = [
     "open_records",
     "retry_quarantine",
     "stage_records",
+    "use_bulk",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -40,10 +41,17 @@ def ingest_files(
     params: Mapping[str, str] | None = None,
     batch_size: int = 5000,
     on_progress: Progress | None = None,
+    bulk: bool | None = None,
+    engine_dir: Path | None = None,
 ) -> IngestReport:
     """Import files committing batch by batch: canonical JSONL/CSV (optionally .gz), or a
-    platform export (`file_format`, or a `mapping` file) in CSV/XLSX."""
+    platform export (`file_format`, or a `mapping` file) in CSV/XLSX.
+
+    `bulk` (None: decided by size, see `use_bulk`) stores links pending and resolves them
+    all with one batch rebuild at the end instead of record by record.
+    """
     started = time.perf_counter()
+    bulk = use_bulk(session=session, tenant=tenant, paths=paths, bulk=bulk)
     inputs: Iterable[Input]
     if file_format is None and mapping is None:
         inputs = open_inputs(paths, kind=kind, source=source)
@@ -52,17 +60,82 @@ def ingest_files(
         plan = formats.plan_inputs(paths, spec=spec, name=file_format)
         inputs = formats.open_format_inputs(plan, params=params)
     run = _start_run(session, tenant, ", ".join(str(p) for p in paths))
-    report = IngestReport(import_run_id=run.id, files=[str(p) for p in paths])
-    for item in inputs:
-        for batch in _batches(item.records, batch_size):
-            with _collector_paused():
-                _process(session, tenant, batch, run.id, report)
-            session.commit()  # a crash from here on loses nothing already reported
-            if on_progress:
-                on_progress(str(item.path), item.progress.position, item.size)
+    report = IngestReport(
+        import_run_id=run.id, files=[str(p) for p in paths], mode="bulk" if bulk else "online"
+    )
+    with tempfile.TemporaryDirectory(prefix="siyu-bulk-") as scratch:
+        staged = (
+            identity.open_staging(session=session, tenant=tenant, folder=Path(scratch) / "staged")
+            if bulk
+            else None
+        )
+        for item in inputs:
+            for batch in _batches(item.records, batch_size):
+                with _collector_paused():
+                    _process(session, tenant, batch, run.id, report, staged=staged)
+                session.commit()  # a crash from here on loses nothing already reported
+                if on_progress:
+                    on_progress(str(item.path), item.progress.position, item.size)
+        if staged is not None:
+            staged.close()
+            # Nothing new or changed (the same files again): nothing to resolve, and the
+            # rebuild would change nothing, so it does not run.
+            if staged.count or report.updated:
+                _resolve_pending(session, tenant, report, staged, engine_dir or Path(scratch))
     report.seconds = round(time.perf_counter() - started, 3)
     _finish_run(session, run, report)
     return report
+
+
+BULK_MIN_RECORDS = 50_000  # estimated records in the files before bulk mode pays off
+BULK_SHARE = 0.1  # ... and at least this share of the records the tenant already has
+_BYTES_PER_RECORD = 400  # a canonical order is ~700 bytes of JSON, a customer ~400
+
+
+class BulkUnavailableError(ValueError):
+    """Bulk mode was asked for where it cannot give the online path's result."""
+
+
+def use_bulk(
+    *, session: Session, tenant: TenantContext, paths: Sequence[Path], bulk: bool | None
+) -> bool:
+    """Whether an import runs in bulk mode: as asked, else when the files are large and
+    large next to what the tenant has (the rebuild at the end reads every link), or when
+    an earlier bulk import left links pending."""
+    if tenant.settings.identity.probabilistic:
+        # The rebuild resolves strong identifiers only; arriving customer records are
+        # matched probabilistically one batch at a time, which is the online path.
+        if bulk:
+            raise BulkUnavailableError(
+                "bulk mode does not run probabilistic matching; import without --bulk"
+            )
+        return False
+    if bulk is not None:
+        return bulk
+    if identity.has_pending_links(session=session, tenant=tenant):
+        return True
+    incoming = sum(p.stat().st_size for p in paths if p.is_file()) // _BYTES_PER_RECORD
+    if incoming < BULK_MIN_RECORDS:
+        return False
+    return incoming >= BULK_SHARE * identity.count_links(session=session, tenant=tenant)
+
+
+def _resolve_pending(
+    session: Session,
+    tenant: TenantContext,
+    report: IngestReport,
+    staged: identity.StagedLinks,
+    engine_dir: Path,
+) -> None:
+    """Resolve every pending link with the batch rebuild (DuckDB + scipy, guard replay)."""
+    clock = time.perf_counter()
+    rebuilt = identity.rebuild_identity(
+        session=session, tenant=tenant, engine_dir=engine_dir, staged=staged
+    )
+    report.new_persons += rebuilt.created
+    report.merges += rebuilt.merged
+    report.blocked_merges += rebuilt.blocked
+    report.identity_seconds = round(time.perf_counter() - clock, 3)
 
 
 def ingest_records(
@@ -118,6 +191,8 @@ def _process(
     raws: Sequence[RawRecord],
     run_id: int | None,
     report: IngestReport,
+    *,
+    staged: identity.StagedLinks | None = None,
 ) -> list[RecordResult]:
     results: list[RecordResult] = []
     accepted: list[tuple[int, Accepted]] = []
@@ -156,17 +231,26 @@ def _process(
         results[index].outcome = outcome
         if item.identity is not None:
             (unchanged if outcome == "unchanged" else to_resolve).append((index, item.identity))
-    resolved = identity.resolve_records(
-        session=session, tenant=tenant, records=[r for _i, r in to_resolve]
-    )
-    for (index, _record), oneid in zip(to_resolve, resolved.oneids, strict=True):
-        results[index].oneid = oneid
-    if tenant.settings.identity.probabilistic:
-        _match_arrivals(session, tenant, to_resolve, results, report)
-    # An unchanged record is this version or an OLDER one seen before: it keeps its links
-    # (resolving an older version's identifiers again would roll the identity back) and
-    # its OneID is read back once this batch is resolved.
-    _read_oneids(session, tenant, unchanged, results)
+    resolved = identity.ResolveReport()
+    if staged is not None:  # bulk mode: the rebuild at the end resolves them (no OneIDs here)
+        identity.stage_links(
+            session=session,
+            tenant=tenant,
+            records=[r for _i, r in to_resolve],
+            staged=staged,
+        )
+    else:
+        resolved = identity.resolve_records(
+            session=session, tenant=tenant, records=[r for _i, r in to_resolve]
+        )
+        for (index, _record), oneid in zip(to_resolve, resolved.oneids, strict=True):
+            results[index].oneid = oneid
+        if tenant.settings.identity.probabilistic:
+            _match_arrivals(session, tenant, to_resolve, results, report)
+        # An unchanged record is this version or an OLDER one seen before: it keeps its
+        # links (resolving an older version's identifiers again would roll the identity
+        # back) and its OneID is read back once this batch is resolved.
+        _read_oneids(session, tenant, unchanged, results)
     for (index, _raw, rejection), entry_id in zip(
         rejected, _quarantine(session, tenant, run_id, rejected), strict=True
     ):
