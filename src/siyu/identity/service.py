@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -112,9 +112,11 @@ def stage_links(
     session: Session,
     tenant: TenantContext,
     records: Sequence[RecordIdentity],
+    known: Collection[tuple[str, str, str]],
     staged: StagedLinks,
 ) -> int:
-    """Record arriving records' links without resolving them; returns how many changed.
+    """Record arriving records' links without resolving them (`known`: those stored
+    before, which may have one); returns how many links were added or changed.
 
     The bulk import's identity step: a new record gets its arrival position (`seq`), its
     keys and the pending OneID (in the store and in `staged`); a known record whose
@@ -124,7 +126,9 @@ def stage_links(
     state.lock_tenant(session, tenant.id)
     # The same record twice in one batch: its latest version is the one that counts.
     latest = {(r.kind, r.source, r.record_id): r for r in records}
-    existing = state.load_links(session, tenant.id, list(latest))
+    # Only records stored before (`known`: updated ones) can have a link: a record and its
+    # link are written in one transaction, so a new record has none to look up.
+    existing = state.load_links(session, tenant.id, [ref for ref in latest if ref in known])
     fresh = [(ref, record) for ref, record in latest.items() if ref not in existing]
     changed = []
     for ref, row in existing.items():

@@ -27,13 +27,16 @@ from siyu.records.service import (
     Incoming,
     OrderValue,
     Outcome,
+    Prepared,
     customer_records,
     customers_on_day,
     events,
     find_customer_records,
     iter_order_values,
     orders,
+    prepare_record,
     refunds_of_orders,
+    store_prepared,
     store_records,
 )
 
@@ -52,6 +55,7 @@ __all__ = [
     "OrderIn",
     "OrderValue",
     "Outcome",
+    "Prepared",
     "Refund",
     "RefundIn",
     "changed_since",
@@ -71,6 +75,8 @@ __all__ = [
     "iter_order_values",
     "iter_customer_match_fields",
     "orders",
+    "prepare_record",
     "refunds_of_orders",
+    "store_prepared",
     "store_records",
 ]
