@@ -18,7 +18,13 @@ import siyu.identity
 from siyu.demo.generator import generate_demo
 from siyu.identity import has_pending_links
 from siyu.identity.models import IdentityRebuild
-from siyu.ingest import BulkUnavailableError, ingest_files, list_quarantine, use_bulk
+from siyu.ingest import (
+    BulkUnavailableError,
+    WorkerError,
+    ingest_files,
+    list_quarantine,
+    use_bulk,
+)
 from siyu.records.models import CustomerRecord, Order, Refund
 from siyu.tenants import IdentityRules, TenantContext
 from support import Files, MakeTenant, customer, order, partition
@@ -97,11 +103,18 @@ def quarantine(session: Session, tenant: TenantContext) -> set[tuple[Any, ...]]:
 
 
 def import_all(
-    session: Session, tenant: TenantContext, paths: list[Path], *, bulk: bool
+    session: Session,
+    tenant: TenantContext,
+    paths: list[Path],
+    *,
+    bulk: bool,
+    worker: bool = False,
 ) -> list[Any]:
     """Each file as its own import, as an operator would run them."""
     return [
-        ingest_files(session=session, tenant=tenant, paths=[path], bulk=bulk, batch_size=97)
+        ingest_files(
+            session=session, tenant=tenant, paths=[path], bulk=bulk, batch_size=97, worker=worker
+        )
         for path in paths
     ]
 
@@ -117,7 +130,8 @@ def test_bulk_import_equals_online_import(
     paths = demo_files(tmp_path, files)
     online, bulk = make_tenant(rules), make_tenant(rules)
     online_reports = import_all(session, online, paths, bulk=False)
-    bulk_reports = import_all(session, bulk, paths, bulk=True)
+    # Read and validated by the worker process, as large imports are.
+    bulk_reports = import_all(session, bulk, paths, bulk=True, worker=True)
     assert {r.mode for r in bulk_reports} == {"bulk"}
     assert not has_pending_links(session=session, tenant=bulk)
     assert partition(session, bulk) == partition(session, online)
@@ -159,7 +173,9 @@ def test_bulk_then_online_then_bulk_agree_with_online(
     import_all(session, online, paths, bulk=False)
     modes = [False, True, False, True, True, False]
     for path, bulk in zip(paths, modes, strict=True):
-        ingest_files(session=session, tenant=mixed, paths=[path], bulk=bulk, batch_size=50)
+        ingest_files(
+            session=session, tenant=mixed, paths=[path], bulk=bulk, batch_size=50, worker=False
+        )
     assert partition(session, mixed) == partition(session, online)
 
 
@@ -180,11 +196,13 @@ def test_interrupted_bulk_import_is_resolved_by_the_next(
     with monkeypatch.context() as patch:
         patch.setattr(siyu.identity, "rebuild_identity", crash)
         with pytest.raises(RuntimeError):
-            ingest_files(session=session, tenant=tenant, paths=paths[:2], bulk=True)
+            ingest_files(session=session, tenant=tenant, paths=paths[:2], bulk=True, worker=False)
     # The accepted records are stored, their links wait for the rebuild...
     assert has_pending_links(session=session, tenant=tenant)
     # ...which the next import (bulk by default while links are pending) runs.
-    modes = [ingest_files(session=session, tenant=tenant, paths=[p]).mode for p in paths]
+    modes = [
+        ingest_files(session=session, tenant=tenant, paths=[p], worker=False).mode for p in paths
+    ]
     assert modes[0] == "bulk"
     assert not has_pending_links(session=session, tenant=tenant)
     assert partition(session, tenant) == partition(session, online)
@@ -211,6 +229,20 @@ def test_bulk_mode_refuses_probabilistic_matching(
     with pytest.raises(BulkUnavailableError):
         ingest_files(session=session, tenant=tenant, paths=[path], bulk=True)
     assert ingest_files(session=session, tenant=tenant, paths=[path]).mode == "online"
+
+
+def test_a_failing_worker_fails_the_import(
+    session: Session, make_tenant: MakeTenant, files: Files
+) -> None:
+    tenant = make_tenant()
+    with pytest.raises(WorkerError, match="no-such-file"):
+        ingest_files(
+            session=session,
+            tenant=tenant,
+            paths=[files.directory / "no-such-file.jsonl"],
+            bulk=True,
+            worker=True,
+        )
 
 
 def _rebuild_runs(session: Session, tenant: TenantContext) -> int:

@@ -82,6 +82,9 @@ def ingest_command(
         except ingest.BulkUnavailableError as error:
             fail(str(error), 2)
             return
+        except ingest.WorkerError as error:  # e.g. a file that cannot be read
+            fail(str(error))
+            return
     if as_json:
         print_json(report)
         return

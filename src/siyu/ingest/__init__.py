@@ -1,6 +1,7 @@
 """Import: canonical files and API batches in; bad records quarantined, never dropped."""
 
 from siyu.ingest.formats import FormatError, MappingError, TableError, builtin_formats
+from siyu.ingest.pipeline import WorkerError
 from siyu.ingest.readers import csv_row_to_record, open_records
 from siyu.ingest.schemas import IngestReport, QuarantineEntry, RecordResult
 from siyu.ingest.service import (
@@ -23,6 +24,7 @@ __all__ = [
     "FormatProblem",
     "MappingError",
     "TableError",
+    "WorkerError",
     "builtin_formats",
     "MAX_API_BATCH",
     "BulkUnavailableError",
