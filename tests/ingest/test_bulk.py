@@ -130,8 +130,7 @@ def test_bulk_import_equals_online_import(
     paths = demo_files(tmp_path, files)
     online, bulk = make_tenant(rules), make_tenant(rules)
     online_reports = import_all(session, online, paths, bulk=False)
-    # Read and validated by the worker process, as large imports are.
-    bulk_reports = import_all(session, bulk, paths, bulk=True, worker=True)
+    bulk_reports = import_all(session, bulk, paths, bulk=True)
     assert {r.mode for r in bulk_reports} == {"bulk"}
     assert not has_pending_links(session=session, tenant=bulk)
     assert partition(session, bulk) == partition(session, online)
@@ -146,6 +145,22 @@ def test_bulk_import_equals_online_import(
     assert sum(r.new_persons for r in bulk_reports) - sum(r.merges for r in bulk_reports) == (
         persons
     )
+
+
+def test_the_worker_process_judges_as_the_import_itself_does(
+    session: Session, make_tenant: MakeTenant, tmp_path: Path, files: Files
+) -> None:
+    """Read and validated by a worker process, as large imports are: the same outcome."""
+    paths = demo_files(tmp_path, files)
+    here, worker = make_tenant(TIGHT), make_tenant(TIGHT)
+    options: dict[str, Any] = {"paths": paths, "bulk": True, "batch_size": 97}
+    report = ingest_files(session=session, tenant=here, worker=False, **options)
+    other = ingest_files(session=session, tenant=worker, worker=True, **options)
+    counts = ("accepted", "quarantined", "new", "updated", "unchanged", "new_persons", "merges")
+    assert [getattr(report, c) for c in counts] == [getattr(other, c) for c in counts]
+    assert partition(session, worker) == partition(session, here)
+    assert stored_records(session, worker) == stored_records(session, here)
+    assert quarantine(session, worker) == quarantine(session, here)
 
 
 def test_bulk_reimport_changes_nothing(
