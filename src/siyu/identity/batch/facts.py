@@ -62,13 +62,7 @@ class StagedLinks:
         """Pending links (seq, kind, keys), in arrival order."""
         if not links:
             return
-        keys: Columns = {"seq": [], "pos": [], "id_type": [], "value": []}
-        for seq, _kind, record_keys in links:
-            for pos, (id_type, value) in enumerate(record_keys):
-                keys["seq"].append(seq)
-                keys["pos"].append(pos)
-                keys["id_type"].append(id_type)
-                keys["value"].append(value)
+        keys = key_columns((seq, record_keys) for seq, _kind, record_keys in links)
         seqs = [seq for seq, _k, _keys in links]
         columns = {
             "seq": seqs,
@@ -94,14 +88,21 @@ class StagedLinks:
         stale = pa.array(sorted(self.overrides), pa.int64())
         for batch in pq.ParquetFile(self.folder / "keys.parquet").iter_batches(BATCH):
             yield batch.filter(pc.invert(pc.is_in(batch.column("seq"), stale)))
-        out: Columns = {"seq": [], "pos": [], "id_type": [], "value": []}
-        for seq, keys in sorted(self.overrides.items()):
-            for pos, (id_type, value) in enumerate(keys):
-                out["seq"].append(seq)
-                out["pos"].append(pos)
-                out["id_type"].append(id_type)
-                out["value"].append(value)
-        yield out
+        yield key_columns(sorted(self.overrides.items()))
+
+
+def key_columns(records: Iterable[tuple[int, Sequence[Sequence[str]]]]) -> Columns:
+    """The KEYS fact's columns of (seq, keys) pairs: one row per key."""
+    out: Columns = {"seq": [], "pos": [], "id_type": [], "value": []}
+    for seq, keys in records:
+        # `pos` keeps each record's key order: it decides which key a replayed merge
+        # or blocked merge is recorded under, exactly as the online path records it.
+        for pos, (id_type, value) in enumerate(keys):
+            out["seq"].append(seq)
+            out["pos"].append(pos)
+            out["id_type"].append(id_type)
+            out["value"].append(value)
+    return out
 
 
 def rebuild_facts(
@@ -154,16 +155,7 @@ def _keys(session: Session, tenant_id: int, skip_pending: bool) -> Iterator[Colu
         .execution_options(yield_per=BATCH)
     )
     for part in rows.partitions():
-        out: Columns = {"seq": [], "pos": [], "id_type": [], "value": []}
-        for seq, keys in part:
-            # `pos` keeps each record's key order: it decides which key a replayed merge
-            # or blocked merge is recorded under, exactly as the online path records it.
-            for pos, (id_type, value) in enumerate(keys):
-                out["seq"].append(seq)
-                out["pos"].append(pos)
-                out["id_type"].append(id_type)
-                out["value"].append(value)
-        yield out
+        yield key_columns((seq, keys) for seq, keys in part)
 
 
 def _holding(
