@@ -104,7 +104,7 @@ def write_facts(
             if make is None
             else (_whole(make(seed, c, start, stop, now)) for c, start, stop in chunks)
         )
-        rows[name] = eng.write_fact(snapshot, name, schema, batches)  # type: ignore[arg-type]
+        rows[name] = eng.write_fact(snapshot, name, schema, batches)
     return rows
 
 

@@ -21,6 +21,9 @@ def bench_ingest(
     out: Annotated[Path, typer.Option(help="JSON results")] = Path("bench-results/ingest.json"),
     work_dir: Annotated[Path | None, typer.Option(help="keep data and database here")] = None,
     batch_size: Annotated[int, typer.Option()] = 5000,
+    bulk: Annotated[
+        bool | None, typer.Option("--bulk/--no-bulk", help="default: chosen by size")
+    ] = None,
 ) -> None:
     """Bulk import with identity resolution (target: 1M orders + 300K customers ≤ 30 s)."""
     from siyu.bench.ingest import run_ingest_bench
@@ -31,6 +34,7 @@ def bench_ingest(
         database_url=options.database_url,
         work_dir=work_dir,
         batch_size=batch_size,
+        bulk=bulk,
     )
     _report(result, out)
 

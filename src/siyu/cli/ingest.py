@@ -37,6 +37,14 @@ def ingest_command(
     param: Annotated[
         list[str] | None, typer.Option(help="format parameter KEY=VALUE, e.g. appid=wx123")
     ] = None,
+    bulk: Annotated[
+        bool | None,
+        typer.Option(
+            "--bulk/--no-bulk",
+            help="resolve identity once at the end (batch rebuild) instead of record by "
+            "record; default: bulk for large files",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Import canonical files or platform exports; bad records are quarantined, the rest go on."""
@@ -65,9 +73,17 @@ def ingest_command(
                 params=params,
                 batch_size=rt.settings.ingest_batch_size,
                 on_progress=advance,
+                bulk=bulk,
+                engine_dir=Path(rt.settings.engine_dir),
             )
         except ingest.FormatProblem as error:  # files that do not fit the format asked for
             fail(str(error), 2)
+            return
+        except ingest.BulkUnavailableError as error:
+            fail(str(error), 2)
+            return
+        except ingest.WorkerError as error:  # e.g. a file that cannot be read
+            fail(str(error))
             return
     if as_json:
         print_json(report)
@@ -80,6 +96,7 @@ def ingest_command(
         ("new persons", report.new_persons),
         ("merges", report.merges),
         ("merges blocked by guards", report.blocked_merges),
+        ("identity", "batch rebuild at the end" if report.mode == "bulk" else "online"),
         ("seconds", report.seconds),
     ):
         table.add_row(label, str(value))

@@ -127,7 +127,7 @@ class ExtraFact:
     """A fact a domain adds to the snapshot (e.g. its own previous results)."""
 
     schema: pa.Schema
-    batches: Iterable[Columns]
+    batches: Iterable[Columns | pa.RecordBatch]  # Arrow batches go in without conversion
 
 
 def tenant_dir(engine_dir: Path, tenant: TenantContext) -> Path:
@@ -192,7 +192,12 @@ def current_snapshot(*, engine_dir: Path, tenant: TenantContext) -> Snapshot | N
     return Snapshot(root=base / "snapshots" / version, zone=tenant.settings.timezone)
 
 
-def write_fact(snapshot: Snapshot, name: str, schema: pa.Schema, batches: Iterable[Columns]) -> int:
+def write_fact(
+    snapshot: Snapshot,
+    name: str,
+    schema: pa.Schema,
+    batches: Iterable[Columns | pa.RecordBatch],
+) -> int:
     """Write one fact (adding `_local` times); an empty fact still gets a file with columns."""
     target = snapshot.path(name)
     target.mkdir(parents=True, exist_ok=True)
@@ -200,7 +205,11 @@ def write_fact(snapshot: Snapshot, name: str, schema: pa.Schema, batches: Iterab
     rows = 0
     with pq.ParquetWriter(target / "part-00000.parquet", full) as writer:
         for columns in batches:
-            batch = pa.RecordBatch.from_pydict(columns, schema=schema)
+            batch = (
+                columns
+                if isinstance(columns, pa.RecordBatch)
+                else pa.RecordBatch.from_pydict(columns, schema=schema)
+            )
             writer.write_batch(_add_local_times(batch, full, snapshot.zone))
             rows += batch.num_rows
     return rows

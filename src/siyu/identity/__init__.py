@@ -1,5 +1,6 @@
 """OneID: resolving records to persons, merge guards, unmerge, explanations."""
 
+from siyu.identity.batch.facts import StagedLinks
 from siyu.identity.identifiers import (
     IDENTIFIER_TYPES,
     MATCH,
@@ -40,15 +41,18 @@ from siyu.identity.schemas import (
 )
 from siyu.identity.service import (
     IdentityError,
+    count_links,
     current_oneid,
     detach_record,
     explain_person,
     find_persons,
+    has_pending_links,
     iter_identity_map,
     list_blocked,
     merges_since,
     oneid_family,
     oneids_of_records,
+    open_staging,
     person_identifiers,
     person_records,
     persons_changed_since,
@@ -56,6 +60,7 @@ from siyu.identity.service import (
     resolve_records,
     retired_into,
     retired_oneids,
+    stage_links,
 )
 
 __all__ = [
@@ -75,15 +80,18 @@ __all__ = [
     "RecordIdentity",
     "RecordRef",
     "ResolveReport",
+    "StagedLinks",
     "ReviewDecision",
     "ReviewItem",
     "ReviewRecord",
+    "count_links",
     "current_oneid",
     "decide_review",
     "current_oneids",
     "detach_record",
     "explain_person",
     "find_persons",
+    "has_pending_links",
     "identifiers_of_persons",
     "iter_identifier_types",
     "iter_identity_map",
@@ -95,6 +103,7 @@ __all__ = [
     "normalize_identifiers",
     "normalize_phone",
     "oneids_of_records",
+    "open_staging",
     "person_identifiers",
     "person_records",
     "persons_changed_since",
@@ -106,4 +115,5 @@ __all__ = [
     "retired_oneids",
     "run_matching",
     "score_customer_records",
+    "stage_links",
 ]

@@ -6,6 +6,9 @@ import os
 import threading
 import time
 
+# The OneID of a link the bulk import wrote and the batch rebuild has not resolved yet: never
+# a person (ULIDs are 26 characters), so no lookup of a person ever matches it.
+PENDING = ""
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from siyu import engine as eng
 from siyu.identity import state
 from siyu.identity.batch import default_method, partition
-from siyu.identity.batch.facts import rebuild_facts
+from siyu.identity.batch.facts import StagedLinks, rebuild_facts
 from siyu.identity.batch.naming import diff_store, name_persons
 from siyu.identity.batch.writeback import write_naming
 from siyu.identity.models import IdentityRebuild
@@ -31,8 +31,10 @@ def rebuild_identity(
     spark_master: str = "local[2]",
     spark_conf: Mapping[str, str] | None = None,
     dry_run: bool = False,
+    staged: StagedLinks | None = None,
 ) -> RebuildReport:
-    """Recompute every person from all links and write the differences to the store."""
+    """Recompute every person from all links and write the differences to the store
+    (`staged`: the pending links a bulk import kept as facts, see `open_staging`)."""
     started = utcnow()
     clock = time.perf_counter()
     method = method or default_method(engine)
@@ -45,7 +47,7 @@ def rebuild_identity(
         session=session,
         tenant=tenant,
         engine_dir=engine_dir,
-        extra=rebuild_facts(session=session, tenant=tenant),
+        extra=rebuild_facts(session=session, tenant=tenant, staged=staged),
         facts=(),
         private=True,
     )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.identity import state
+from siyu.identity.batch.facts import StagedLinks
 from siyu.identity.identifiers import MATCH, SOURCE_CUSTOMER, normalize_identifiers
 from siyu.identity.matching.links import reject_matches_of
 from siyu.identity.models import (
@@ -21,7 +23,7 @@ from siyu.identity.models import (
     StrongIdentifier,
     WeakIdentifier,
 )
-from siyu.identity.oneid import new_oneid
+from siyu.identity.oneid import PENDING, new_oneid
 from siyu.identity.resolver import Incoming, Key, Resolver
 from siyu.identity.schemas import (
     BlockedView,
@@ -35,7 +37,7 @@ from siyu.identity.schemas import (
     ResolveReport,
 )
 from siyu.store.base import utcnow
-from siyu.store.bulk import insert_many
+from siyu.store.bulk import insert_many, update_many
 from siyu.store.fast import Fast
 from siyu.tenants.schemas import TenantContext
 
@@ -88,6 +90,92 @@ def resolve_records(
         oneid_of[ref] if ref in oneid_of else resolver.current(existing[ref].oneid) for ref in refs
     ]
     return report
+
+
+def open_staging(*, session: Session, tenant: TenantContext, folder: Path) -> StagedLinks:
+    """Where a bulk import keeps its pending links as rebuild facts; links an interrupted
+    bulk import left pending are put there first, so that it holds every pending link."""
+    staged = StagedLinks(folder)
+    rows = session.execute(
+        select(IdentityLink.seq, IdentityLink.kind, IdentityLink.keys)
+        .where(IdentityLink.tenant_id == tenant.id, IdentityLink.oneid == PENDING)
+        .order_by(IdentityLink.seq)
+        .execution_options(yield_per=50_000)
+    )
+    for part in rows.partitions():
+        staged.add([(seq, kind, [(t, v) for t, v in keys]) for seq, kind, keys in part])
+    return staged
+
+
+def stage_links(
+    *,
+    session: Session,
+    tenant: TenantContext,
+    records: Sequence[RecordIdentity],
+    known: Collection[tuple[str, str, str]],
+    staged: StagedLinks,
+) -> int:
+    """Record arriving records' links without resolving them (`known`: those stored
+    before, which may have one); returns how many links were added or changed.
+
+    The bulk import's identity step: a new record gets its arrival position (`seq`), its
+    keys and the pending OneID (in the store and in `staged`); a known record whose
+    identifiers changed gets its new keys. `rebuild_identity(staged=...)` then resolves
+    every link at once, in arrival order, exactly as the online path would have.
+    """
+    state.lock_tenant(session, tenant.id)
+    # The same record twice in one batch: its latest version is the one that counts.
+    latest = {(r.kind, r.source, r.record_id): r for r in records}
+    # Only records stored before (`known`: updated ones) can have a link: a record and its
+    # link are written in one transaction, so a new record has none to look up.
+    existing = state.load_links(session, tenant.id, [ref for ref in latest if ref in known])
+    fresh = [(ref, record) for ref, record in latest.items() if ref not in existing]
+    changed = []
+    for ref, row in existing.items():
+        keys = latest[ref].keys
+        if {tuple(k) for k in row.keys if k[0] != MATCH} != set(keys):
+            # Accepted matches are decisions about the record, not part of what was sent.
+            kept = [list(k) for k in row.keys if k[0] == MATCH]
+            changed.append({"seq": row.seq, "keys": [*(list(k) for k in keys), *kept]})
+            if row.oneid == PENDING:  # staged earlier in this import: its facts change too
+                staged.override(row.seq, keys)
+    now = utcnow()
+    seqs = state.allocate_seqs(session, len(fresh))
+    insert_many(
+        session,
+        IdentityLink,
+        [
+            {
+                "seq": seq,
+                "tenant_id": tenant.id,
+                "kind": kind,
+                "source": source,
+                "record_id": record_id,
+                "oneid": PENDING,
+                "keys": [list(k) for k in record.keys],
+                "linked_at": now,
+            }
+            for seq, ((kind, source, record_id), record) in zip(seqs, fresh, strict=True)
+        ],
+    )
+    update_many(session, IdentityLink, changed, key="seq")
+    staged.add([(seq, ref[0], record.keys) for seq, (ref, record) in zip(seqs, fresh, strict=True)])
+    return len(fresh) + len(changed)
+
+
+def has_pending_links(*, session: Session, tenant: TenantContext) -> bool:
+    """Whether some records await the rebuild (a bulk import stopped before resolving)."""
+    found = session.scalar(
+        select(IdentityLink.seq)
+        .where(IdentityLink.tenant_id == tenant.id, IdentityLink.oneid == PENDING)
+        .limit(1)
+    )
+    return found is not None
+
+
+def count_links(*, session: Session, tenant: TenantContext) -> int:
+    """How many records identity knows for the tenant."""
+    return int(session.scalar(select(func.count()).where(IdentityLink.tenant_id == tenant.id)) or 0)
 
 
 def _relink(

@@ -1,16 +1,19 @@
 """Import: canonical files and API batches in; bad records quarantined, never dropped."""
 
 from siyu.ingest.formats import FormatError, MappingError, TableError, builtin_formats
+from siyu.ingest.pipeline import WorkerError
 from siyu.ingest.readers import csv_row_to_record, open_records
 from siyu.ingest.schemas import IngestReport, QuarantineEntry, RecordResult
 from siyu.ingest.service import (
     MAX_API_BATCH,
+    BulkUnavailableError,
     export_quarantine,
     ingest_files,
     ingest_records,
     list_quarantine,
     retry_quarantine,
     stage_records,
+    use_bulk,
 )
 
 # Everything a platform export can be refused for before the import starts.
@@ -21,8 +24,10 @@ __all__ = [
     "FormatProblem",
     "MappingError",
     "TableError",
+    "WorkerError",
     "builtin_formats",
     "MAX_API_BATCH",
+    "BulkUnavailableError",
     "IngestReport",
     "QuarantineEntry",
     "RecordResult",
@@ -34,4 +39,5 @@ __all__ = [
     "open_records",
     "retry_quarantine",
     "stage_records",
+    "use_bulk",
 ]

@@ -42,6 +42,11 @@ class IngestReport(BaseModel):
     probable_matches: int = 0
     match_reviews: int = 0
     by_kind: dict[str, int] = Field(default_factory=dict)
+    # "online": each batch resolved as it is stored; "bulk": links stored pending, then one
+    # batch rebuild (new persons and merges are then the rebuild's: persons that did not
+    # exist before the import, and persons that existed before and were merged).
+    mode: Literal["online", "bulk"] = "online"
+    identity_seconds: float = 0.0  # bulk: the rebuild at the end
     seconds: float = 0.0
 
     def add(self, results: list[RecordResult], *, persons: int, merges: int, blocked: int) -> None:

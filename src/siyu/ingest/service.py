@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
+import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +17,15 @@ from sqlalchemy.orm import Session
 from siyu import identity, records
 from siyu.ingest import formats
 from siyu.ingest.models import ImportRun, QuarantinedRecord
+from siyu.ingest.pipeline import (
+    JudgedBatch,
+    collector_paused,
+    judged_batches,
+    judged_in_worker,
+)
 from siyu.ingest.readers import Input, RawRecord, open_inputs, open_records
 from siyu.ingest.schemas import IngestReport, QuarantineEntry, RecordResult
-from siyu.ingest.validate import Accepted, Rejection, validate_record
+from siyu.ingest.validate import Judged, Rejection, head_of, judge
 from siyu.store.base import utcnow
 from siyu.tenants import TenantContext
 
@@ -40,29 +45,112 @@ def ingest_files(
     params: Mapping[str, str] | None = None,
     batch_size: int = 5000,
     on_progress: Progress | None = None,
+    bulk: bool | None = None,
+    engine_dir: Path | None = None,
+    worker: bool | None = None,
 ) -> IngestReport:
     """Import files committing batch by batch: canonical JSONL/CSV (optionally .gz), or a
-    platform export (`file_format`, or a `mapping` file) in CSV/XLSX."""
+    platform export (`file_format`, or a `mapping` file) in CSV/XLSX.
+
+    `bulk` (None: decided by size, see `use_bulk`) stores links pending and resolves them
+    all with one batch rebuild at the end instead of record by record; canonical files are
+    then read and validated by a worker process (`worker`; None: when there are 2+ cores).
+    """
     started = time.perf_counter()
-    inputs: Iterable[Input]
-    if file_format is None and mapping is None:
-        inputs = open_inputs(paths, kind=kind, source=source)
-    else:  # checked before the run starts: a wrong file is an error, not a failed run
-        spec = formats.load_mapping(mapping) if mapping is not None else None
-        plan = formats.plan_inputs(paths, spec=spec, name=file_format)
-        inputs = formats.open_format_inputs(plan, params=params)
+    bulk = use_bulk(session=session, tenant=tenant, paths=paths, bulk=bulk)
+    canonical = file_format is None and mapping is None
+    if worker is None:
+        worker = (os.cpu_count() or 1) > 1
+    batches: Iterable[JudgedBatch]
+    if canonical and bulk and worker:
+        batches = judged_in_worker(
+            paths, kind=kind, source=source, tenant=tenant, batch_size=batch_size
+        )
+    else:
+        inputs: Iterator[Input]
+        if canonical:
+            inputs = open_inputs(paths, kind=kind, source=source)
+        else:  # checked before the run starts: a wrong file is an error, not a failed run
+            spec = formats.load_mapping(mapping) if mapping is not None else None
+            plan = formats.plan_inputs(paths, spec=spec, name=file_format)
+            inputs = iter(formats.open_format_inputs(plan, params=params))
+        batches = judged_batches(inputs, tenant=tenant, batch_size=batch_size)
     run = _start_run(session, tenant, ", ".join(str(p) for p in paths))
-    report = IngestReport(import_run_id=run.id, files=[str(p) for p in paths])
-    for item in inputs:
-        for batch in _batches(item.records, batch_size):
-            with _collector_paused():
-                _process(session, tenant, batch, run.id, report)
+    report = IngestReport(
+        import_run_id=run.id, files=[str(p) for p in paths], mode="bulk" if bulk else "online"
+    )
+    with tempfile.TemporaryDirectory(prefix="siyu-bulk-") as scratch:
+        staged = (
+            identity.open_staging(session=session, tenant=tenant, folder=Path(scratch) / "staged")
+            if bulk
+            else None
+        )
+        for batch in batches:
+            with collector_paused():
+                _apply(session, tenant, batch.items, run.id, report, staged=staged)
             session.commit()  # a crash from here on loses nothing already reported
             if on_progress:
-                on_progress(str(item.path), item.progress.position, item.size)
+                on_progress(batch.file, batch.position, batch.size)
+        if staged is not None:
+            staged.close()
+            # Nothing new or changed (the same files again): nothing to resolve, and the
+            # rebuild would change nothing, so it does not run.
+            if staged.count or report.updated:
+                _resolve_pending(session, tenant, report, staged, engine_dir or Path(scratch))
     report.seconds = round(time.perf_counter() - started, 3)
     _finish_run(session, run, report)
     return report
+
+
+BULK_MIN_RECORDS = 50_000  # estimated records in the files before bulk mode pays off
+BULK_SHARE = 0.1  # ... and at least this share of the records the tenant already has
+_BYTES_PER_RECORD = 400  # a canonical order is ~700 bytes of JSON, a customer ~400
+
+
+class BulkUnavailableError(ValueError):
+    """Bulk mode was asked for where it cannot give the online path's result."""
+
+
+def use_bulk(
+    *, session: Session, tenant: TenantContext, paths: Sequence[Path], bulk: bool | None
+) -> bool:
+    """Whether an import runs in bulk mode: as asked, else when the files are large and
+    large next to what the tenant has (the rebuild at the end reads every link), or when
+    an earlier bulk import left links pending."""
+    if tenant.settings.identity.probabilistic:
+        # The rebuild resolves strong identifiers only; arriving customer records are
+        # matched probabilistically one batch at a time, which is the online path.
+        if bulk:
+            raise BulkUnavailableError(
+                "bulk mode does not run probabilistic matching; import without --bulk"
+            )
+        return False
+    if bulk is not None:
+        return bulk
+    if identity.has_pending_links(session=session, tenant=tenant):
+        return True
+    incoming = sum(p.stat().st_size for p in paths if p.is_file()) // _BYTES_PER_RECORD
+    if incoming < BULK_MIN_RECORDS:
+        return False
+    return incoming >= BULK_SHARE * identity.count_links(session=session, tenant=tenant)
+
+
+def _resolve_pending(
+    session: Session,
+    tenant: TenantContext,
+    report: IngestReport,
+    staged: identity.StagedLinks,
+    engine_dir: Path,
+) -> None:
+    """Resolve every pending link with the batch rebuild (DuckDB + scipy, guard replay)."""
+    clock = time.perf_counter()
+    rebuilt = identity.rebuild_identity(
+        session=session, tenant=tenant, engine_dir=engine_dir, staged=staged
+    )
+    report.new_persons += rebuilt.created
+    report.merges += rebuilt.merged
+    report.blocked_merges += rebuilt.blocked
+    report.identity_seconds = round(time.perf_counter() - clock, 3)
 
 
 def ingest_records(
@@ -90,65 +178,51 @@ def stage_records(
     return report, results
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Run one batch without the cyclic garbage collector.
-
-    A batch allocates hundreds of thousands of small containers, which keeps triggering
-    collections that walk every live object (measured: a third of the import time). The
-    batch is bounded, so its garbage is collected right after it instead.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _batches(stream: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:
-    while batch := list(islice(stream, size)):
-        yield batch
-
-
 def _process(
     session: Session,
     tenant: TenantContext,
     raws: Sequence[RawRecord],
     run_id: int | None,
     report: IngestReport,
+    *,
+    staged: identity.StagedLinks | None = None,
 ) -> list[RecordResult]:
+    judged = [judge(raw, tenant=tenant) for raw in raws]
+    return _apply(session, tenant, judged, run_id, report, staged=staged)
+
+
+def _apply(
+    session: Session,
+    tenant: TenantContext,
+    judged: Sequence[Judged],
+    run_id: int | None,
+    report: IngestReport,
+    *,
+    staged: identity.StagedLinks | None = None,
+) -> list[RecordResult]:
+    """Store the accepted records of one batch, resolve (or stage) their identity,
+    quarantine the rejected ones."""
     results: list[RecordResult] = []
-    accepted: list[tuple[int, Accepted]] = []
+    accepted: list[tuple[int, Judged]] = []
     rejected: list[tuple[int, RawRecord, Rejection]] = []
-    for index, raw in enumerate(raws):
-        data = raw.data
-        verdict = (
-            Rejection(raw.field or "(line)", raw.error or "unreadable")
-            if data is None or raw.error  # a reader may hand on a record with its fault
-            else validate_record(data, tenant=tenant)
-        )
-        if isinstance(verdict, Rejection) and raw.columns and raw.error is None:
-            column = formats.platform_column(verdict.field, raw.columns)
-            verdict = Rejection(column, verdict.reason) if column else verdict
-        kind, source, record_id = _head(data)
+    for index, item in enumerate(judged):
+        kind, source, record_id = item.head
         results.append(
             RecordResult(
                 index=index,
-                line=raw.line,
+                line=item.line,
                 status="accepted",
                 kind=kind,
                 source=source,
                 record_id=record_id,
             )
         )
-        if isinstance(verdict, Rejection):
-            rejected.append((index, raw, verdict))
+        if item.rejection is not None and item.raw is not None:
+            rejected.append((index, item.raw, item.rejection))
         else:
-            accepted.append((index, verdict))
-    outcomes = records.store_records(
-        session=session, tenant=tenant, records=[a.incoming for _i, a in accepted]
+            accepted.append((index, item))
+    outcomes = records.store_prepared(
+        session=session, tenant=tenant, records=[a.record for _i, a in accepted if a.record]
     )
     to_resolve: list[tuple[int, identity.RecordIdentity]] = []
     unchanged: list[tuple[int, identity.RecordIdentity]] = []
@@ -156,17 +230,31 @@ def _process(
         results[index].outcome = outcome
         if item.identity is not None:
             (unchanged if outcome == "unchanged" else to_resolve).append((index, item.identity))
-    resolved = identity.resolve_records(
-        session=session, tenant=tenant, records=[r for _i, r in to_resolve]
-    )
-    for (index, _record), oneid in zip(to_resolve, resolved.oneids, strict=True):
-        results[index].oneid = oneid
-    if tenant.settings.identity.probabilistic:
-        _match_arrivals(session, tenant, to_resolve, results, report)
-    # An unchanged record is this version or an OLDER one seen before: it keeps its links
-    # (resolving an older version's identifiers again would roll the identity back) and
-    # its OneID is read back once this batch is resolved.
-    _read_oneids(session, tenant, unchanged, results)
+    resolved = identity.ResolveReport()
+    if staged is not None:  # bulk mode: the rebuild at the end resolves them (no OneIDs here)
+        identity.stage_links(
+            session=session,
+            tenant=tenant,
+            records=[r for _i, r in to_resolve],
+            known={
+                (r.kind, r.source, r.record_id)
+                for i, r in to_resolve
+                if results[i].outcome == "updated"
+            },
+            staged=staged,
+        )
+    else:
+        resolved = identity.resolve_records(
+            session=session, tenant=tenant, records=[r for _i, r in to_resolve]
+        )
+        for (index, _record), oneid in zip(to_resolve, resolved.oneids, strict=True):
+            results[index].oneid = oneid
+        if tenant.settings.identity.probabilistic:
+            _match_arrivals(session, tenant, to_resolve, results, report)
+        # An unchanged record is this version or an OLDER one seen before: it keeps its
+        # links (resolving an older version's identifiers again would roll the identity
+        # back) and its OneID is read back once this batch is resolved.
+        _read_oneids(session, tenant, unchanged, results)
     for (index, _raw, rejection), entry_id in zip(
         rejected, _quarantine(session, tenant, run_id, rejected), strict=True
     ):
@@ -178,7 +266,7 @@ def _process(
         )
         result.quarantine_id = entry_id
     if accepted:
-        _resolve_quarantined(session, tenant, [a.incoming.record for _i, a in accepted])
+        _resolve_quarantined(session, tenant, [a.record for _i, a in accepted if a.record])
     report.add(
         results, persons=resolved.new_persons, merges=resolved.merges, blocked=resolved.blocked
     )
@@ -224,34 +312,6 @@ def _read_oneids(
             results[index].oneid = linked.get((record.source, record.record_id))
 
 
-_ID_FIELDS = {
-    "customer": "external_id",
-    "order": "order_id",
-    "refund": "refund_id",
-    "event": "event_id",
-}
-
-
-def _head(data: dict[str, Any] | None) -> tuple[str | None, str | None, str | None]:
-    """(kind, source, record id) of a raw record, as far as it has them."""
-    if data is None:
-        return None, None, None
-    kind = data.get("kind")
-    id_field = _ID_FIELDS.get(kind) if isinstance(kind, str) else None
-    if id_field:
-        record_id = data.get(id_field)
-    else:
-        # Without a known kind, the record's id is whichever id field it has (so that the
-        # entry closes when the record is accepted later, e.g. a CSV re-imported with --kind).
-        record_id = next((data[f] for f in _ID_FIELDS.values() if data.get(f)), None)
-    source = data.get("source")
-    return (
-        str(kind) if kind else None,
-        str(source) if source else None,
-        str(record_id) if record_id not in (None, "") else None,
-    )
-
-
 def _fingerprint(raw: str) -> str:
     return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
 
@@ -275,7 +335,7 @@ def _quarantine(
     ids: list[int] = []
     for (_index, raw, rejection), fingerprint in zip(rejected, prints, strict=True):
         if fingerprint not in known:
-            kind, source, record_id = _head(raw.data)
+            kind, source, record_id = head_of(raw.data)
             entry = QuarantinedRecord(
                 tenant_id=tenant.id,
                 import_run_id=run_id,
@@ -297,7 +357,7 @@ def _quarantine(
 
 
 def _resolve_quarantined(
-    session: Session, tenant: TenantContext, accepted: Iterable[records.CanonicalRecord]
+    session: Session, tenant: TenantContext, accepted: Iterable[records.Prepared]
 ) -> None:
     """A record accepted later (fixed and re-imported) closes its open quarantine entries."""
     has_open = session.scalar(

@@ -8,7 +8,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from siyu.identity import SOURCE_CUSTOMER, RecordIdentity, normalize_identifiers
-from siyu.records import RECORD_MODELS, CustomerIn, EventIn, Incoming, OrderIn, content_hash
+from siyu.ingest import formats
+from siyu.ingest.readers import RawRecord
+from siyu.records import (
+    RECORD_MODELS,
+    CustomerIn,
+    EventIn,
+    Incoming,
+    OrderIn,
+    Prepared,
+    content_hash,
+    prepare_record,
+)
 from siyu.tenants import TenantContext
 
 
@@ -22,6 +33,64 @@ class Rejection:
 class Accepted:
     incoming: Incoming
     identity: RecordIdentity | None  # None for refunds: they resolve through their order
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """One raw record after validation: what storing and identity need, in plain values
+    (a worker process judges records and hands them over)."""
+
+    line: int
+    head: tuple[str | None, str | None, str | None]  # kind, source, record id as received
+    raw: RawRecord | None  # kept for the quarantine when rejected
+    rejection: Rejection | None
+    record: Prepared | None
+    identity: RecordIdentity | None
+
+
+def judge(raw: RawRecord, *, tenant: TenantContext) -> Judged:
+    """Validate one raw record (or take the reader's fault) and prepare it for storing."""
+    data = raw.data
+    verdict = (
+        Rejection(raw.field or "(line)", raw.error or "unreadable")
+        if data is None or raw.error  # a reader may hand on a record with its fault
+        else validate_record(data, tenant=tenant)
+    )
+    if isinstance(verdict, Rejection) and raw.columns and raw.error is None:
+        column = formats.platform_column(verdict.field, raw.columns)
+        verdict = Rejection(column, verdict.reason) if column else verdict
+    head = head_of(data)
+    if isinstance(verdict, Rejection):
+        return Judged(raw.line, head, raw, verdict, None, None)
+    return Judged(raw.line, head, None, None, prepare_record(verdict.incoming), verdict.identity)
+
+
+_ID_FIELDS = {
+    "customer": "external_id",
+    "order": "order_id",
+    "refund": "refund_id",
+    "event": "event_id",
+}
+
+
+def head_of(data: dict[str, Any] | None) -> tuple[str | None, str | None, str | None]:
+    """(kind, source, record id) of a raw record, as far as it has them."""
+    if data is None:
+        return None, None, None
+    kind = data.get("kind")
+    id_field = _ID_FIELDS.get(kind) if isinstance(kind, str) else None
+    if id_field:
+        record_id = data.get(id_field)
+    else:
+        # Without a known kind, the record's id is whichever id field it has (so that the
+        # entry closes when the record is accepted later, e.g. a CSV re-imported with --kind).
+        record_id = next((data[f] for f in _ID_FIELDS.values() if data.get(f)), None)
+    source = data.get("source")
+    return (
+        str(kind) if kind else None,
+        str(source) if source else None,
+        str(record_id) if record_id not in (None, "") else None,
+    )
 
 
 def validate_record(data: dict[str, Any], *, tenant: TenantContext) -> Accepted | Rejection:

@@ -27,6 +27,7 @@ from siyu.records.service import (
     Incoming,
     OrderValue,
     Outcome,
+    Prepared,
     counts_by_source,
     customer_records,
     customers_on_day,
@@ -35,7 +36,9 @@ from siyu.records.service import (
     find_customer_records,
     iter_order_values,
     orders,
+    prepare_record,
     refunds_of_orders,
+    store_prepared,
     store_records,
 )
 
@@ -55,6 +58,7 @@ __all__ = [
     "OrderIn",
     "OrderValue",
     "Outcome",
+    "Prepared",
     "Refund",
     "RefundIn",
     "changed_since",
@@ -75,6 +79,8 @@ __all__ = [
     "iter_order_values",
     "iter_customer_match_fields",
     "orders",
+    "prepare_record",
     "refunds_of_orders",
+    "store_prepared",
     "store_records",
 ]

@@ -42,18 +42,47 @@ class Incoming:
     extra: dict[str, Any]  # columns computed upstream (normalised identifiers, hints)
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A validated record as the columns it is stored with (see `prepare_record`).
+
+    Plain values only, so a worker process can prepare records and hand them over.
+    """
+
+    kind: str
+    source: str
+    record_id: str
+    content_hash: str
+    values: dict[str, Any]  # the row, without tenant and time of writing
+
+
+def prepare_record(item: Incoming) -> Prepared:
+    """The stored columns of a validated record."""
+    record = item.record
+    return Prepared(record.kind, record.source, record.record_id, item.content_hash, _row(item))
+
+
 def store_records(
     *, session: Session, tenant: TenantContext, records: Sequence[Incoming]
 ) -> list[Outcome]:
     """Insert new records, replace changed ones, skip ones already seen; outcome per record."""
+    return store_prepared(
+        session=session, tenant=tenant, records=[prepare_record(r) for r in records]
+    )
+
+
+def store_prepared(
+    *, session: Session, tenant: TenantContext, records: Sequence[Prepared]
+) -> list[Outcome]:
+    """`store_records` for records already prepared (e.g. by a worker process)."""
     outcomes: list[Outcome] = ["unchanged"] * len(records)
     by_kind: dict[str, list[int]] = {}
     for index, item in enumerate(records):
-        by_kind.setdefault(item.record.kind, []).append(index)
+        by_kind.setdefault(item.kind, []).append(index)
     for kind, indexes in by_kind.items():
         model = _MODELS[kind]
         id_column = getattr(model, _ID_COLUMN[kind])
-        keys = [(records[i].record.source, records[i].record.record_id) for i in indexes]
+        keys = [(records[i].source, records[i].record_id) for i in indexes]
         existing: dict[tuple[str, str], tuple[int, str, list[str]]] = {}
         for source, ids in _group_by_source(keys).items():
             for start in range(0, len(ids), _CHUNK):
@@ -77,18 +106,18 @@ def store_records(
                 seen = [*(replaced["previous_hashes"] or []), replaced["content_hash"]]
                 if item.content_hash in seen:
                     continue
-                inserts[key] = {**_row(tenant.id, item, now), "previous_hashes": seen[-20:]}
+                inserts[key] = {**_full(tenant.id, item, now), "previous_hashes": seen[-20:]}
                 outcomes[index] = "new"
                 continue
             found = existing.get(key)
             if found is None:
-                inserts[key] = {**_row(tenant.id, item, now), "previous_hashes": None}
+                inserts[key] = {**_full(tenant.id, item, now), "previous_hashes": None}
                 outcomes[index] = "new"
                 continue
             row_id, current, previous = found
             if item.content_hash == current or item.content_hash in previous:
                 continue
-            changed = _row(tenant.id, item, now)
+            changed = _full(tenant.id, item, now)
             changed.update(_pk=row_id, previous_hashes=[*previous, current][-20:])
             updates.append(changed)
             existing[key] = (row_id, item.content_hash, changed["previous_hashes"])
@@ -114,7 +143,16 @@ def _group_by_source(keys: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
     return {source: sorted(ids) for source, ids in grouped.items()}
 
 
-def _row(tenant_id: int, item: Incoming, now: Any) -> dict[str, Any]:
+def _full(tenant_id: int, item: Prepared, now: Any) -> dict[str, Any]:
+    return {
+        **item.values,
+        "tenant_id": tenant_id,
+        "content_hash": item.content_hash,
+        "updated_at": now,
+    }
+
+
+def _row(item: Incoming) -> dict[str, Any]:
     record = item.record
     data = record.model_dump(exclude={"kind", "customer_ref", "identifiers"})
     if isinstance(record, OrderIn | EventIn):
@@ -125,7 +163,6 @@ def _row(tenant_id: int, item: Incoming, now: Any) -> dict[str, Any]:
     if isinstance(record, OrderIn) and record.ship_to is not None:
         data["ship_to"] = record.ship_to.model_dump(exclude_none=True)
     data.update(item.extra)
-    data.update(tenant_id=tenant_id, content_hash=item.content_hash, updated_at=now)
     return data
 
 

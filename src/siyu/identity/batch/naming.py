@@ -21,6 +21,7 @@ import pyarrow as pa
 from siyu.engine import Engine
 from siyu.identity.batch.facts import HOLDERS, KEYS, LINKS, OWNERS
 from siyu.identity.batch.replay import BlockedLink
+from siyu.identity.oneid import PENDING
 from siyu.tenants import IdentityRules
 
 _NAMES = pa.schema([("grp", pa.int64()), ("name", pa.string())])
@@ -49,21 +50,29 @@ def name_persons(engine: Engine, groups: ir.Table, *, new_oneid: Callable[[], st
     """Name the new persons: unchanged ones in the engine, the others greedily here."""
     links = engine.fact(LINKS)
     joined = links.join(groups, "seq").select("seq", "oneid", "grp")
-    pairs = joined.group_by(["grp", "oneid"]).aggregate(n=joined.count())
-    old = joined.group_by("oneid").aggregate(old_first=joined.seq.min(), old_n=joined.count())
+    # Pending links (a bulk import's records) belong to no old person: a group of only
+    # those is a new person, and one mixing them with an old person's records is changed.
+    known = joined.filter(joined.oneid != PENDING)
+    pairs = known.group_by(["grp", "oneid"]).aggregate(n=known.count())
+    old = known.group_by("oneid").aggregate(old_first=known.seq.min(), old_n=known.count())
     new = joined.group_by("grp").aggregate(new_n=joined.count())
     overlaps = pairs.join(old, "oneid").join(new, "grp")
     clean = (overlaps.n == overlaps.old_n) & (overlaps.n == overlaps.new_n)
     naming = Naming()
     with overlaps.mutate(clean=clean).cache() as table:
-        totals = engine.to_arrow(
-            table.aggregate(persons=table.grp.nunique(), unchanged=table.clean.sum())
-        ).to_pylist()[0]
-        naming.persons, naming.unchanged = int(totals["persons"]), int(totals["unchanged"] or 0)
+        unchanged = engine.to_arrow(table.aggregate(unchanged=table.clean.sum())).to_pylist()[0]
+        naming.unchanged = int(unchanged["unchanged"] or 0)
         changed = engine.to_arrow(
             table.filter(~table.clean).select("grp", "oneid", "n", "old_first")
         ).to_pylist()
+    naming.persons = int(
+        engine.to_arrow(new.aggregate(persons=new.count())).to_pylist()[0]["persons"]
+    )
+    unknown = new.anti_join(known, "grp").select("grp").order_by("grp")
     _name_changed(naming, changed, new_oneid)
+    for grp in engine.to_arrow(unknown).column("grp").to_pylist():
+        naming.names[grp] = oneid = new_oneid()
+        naming.fresh.append(oneid)
     return naming
 
 

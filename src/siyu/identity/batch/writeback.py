@@ -21,7 +21,7 @@ from siyu.identity.models import (
 )
 from siyu.identity.state import chunks
 from siyu.store.base import table
-from siyu.store.bulk import insert_many
+from siyu.store.bulk import insert_many, update_many
 
 _BLOCKED_FIELDS = ("link_seq", "oneid", "other_oneid", "id_type", "id_value", "guard")
 
@@ -48,8 +48,9 @@ def write_naming(
             [{"gone": old, "final": new} for old, new in naming.retired.items()],
         )
     if naming.link_moves is not None and naming.link_moves.num_rows:
-        # ORM bulk UPDATE by primary key (seq), one executemany for all moved links.
-        session.execute(update(IdentityLink), naming.link_moves.to_pylist())
+        # One executemany by primary key (seq) for all moved links: after a bulk import
+        # that is every record it brought, so the driver-level path matters.
+        update_many(session, IdentityLink, naming.link_moves.to_pylist(), key="seq")
     _write_owners(session, tenant_id, naming)
     _write_holders(session, tenant_id, naming)
     if naming.changes:
