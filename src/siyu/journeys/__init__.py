@@ -49,12 +49,16 @@ from siyu.journeys.service import (
 )
 from siyu.journeys.steps import split_point
 from siyu.journeys.triggers import on_records, run_triggers
+from siyu.journeys.wired import DomainAudiences, DomainLoyalty, DomainTags, wired_ports
 from siyu.journeys.worker import WorkerOptions, WorkerTotals, run_worker, worker_id
 
 __all__ = [
     "AudienceChanges",
     "AudiencePort",
     "Condition",
+    "DomainAudiences",
+    "DomainLoyalty",
+    "DomainTags",
     "EnrolResult",
     "EnrolmentView",
     "Expiring",
@@ -94,5 +98,6 @@ __all__ = [
     "start_journey",
     "unwired_ports",
     "update_journey",
+    "wired_ports",
     "worker_id",
 ]
