@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from siyu import identity, rules, tags
@@ -30,6 +30,17 @@ from siyu.store.base import table, utcnow
 from siyu.tenants import TenantContext
 
 _CHUNK = 1000
+_M = AudienceMembership
+# Built once: the online path runs these on every request.
+_ONLINE_AUDIENCES = select(Audience).where(
+    Audience.tenant_id == bindparam("tenant"), Audience.online.is_(True)
+)
+_OPEN_OF_PERSONS = select(_M.audience_id, _M.oneid, _M.id).where(
+    _M.tenant_id == bindparam("tenant"),
+    _M.audience_id.in_(bindparam("audiences", expanding=True)),
+    _M.oneid.in_(bindparam("oneids", expanding=True)),
+    _M.exited_at.is_(None),
+)
 
 
 def refresh_audiences(
@@ -116,9 +127,7 @@ def on_records(
         return OnlineReport(persons=0, entered=0, exited=0)
     audiences = [
         a
-        for a in session.scalars(
-            select(Audience).where(Audience.tenant_id == tenant.id, Audience.online.is_(True))
-        )
+        for a in session.scalars(_ONLINE_AUDIENCES, {"tenant": tenant.id})
         if kinds is None or not _rule_kinds(a.rule).isdisjoint(kinds)
     ]
     if not audiences:
@@ -145,10 +154,11 @@ def on_records(
     facts = rules.load_person_facts(
         session=session, tenant=tenant, oneids=persons, tags=held, parts=parts
     )
+    opened = _open_by_audience(session, tenant, [a.id for a in audiences], [*persons, *retired])
     for audience in audiences:
         rule = _parsed(audience.rule)
         inside = {o for o in persons if o in facts and rules.evaluate(rule, facts[o], as_of=day)}
-        current = _open_of(session, tenant, audience.id, [*persons, *retired])
+        current = opened.get(audience.id, {})
         merged = [current[o] for o in retired if o in current]
         leaving = [i for o, i in current.items() if o not in inside and o not in retired]
         report.exited += _exit(session, merged, now, "merge") + _exit(
@@ -202,6 +212,26 @@ def _open_members(tenant: TenantContext, audience_ids: list[int]) -> Select[Any]
     return select(m.id, m.audience_id, m.oneid).where(
         m.tenant_id == tenant.id, m.audience_id.in_(audience_ids), m.exited_at.is_(None)
     )
+
+
+def _open_by_audience(
+    session: Session, tenant: TenantContext, audience_ids: list[int], oneids: Sequence[str]
+) -> dict[int, dict[str, int]]:
+    """Open interval id per audience and person, for these audiences and persons (one
+    prepared statement: the online path runs it on every request)."""
+    found: dict[int, dict[str, int]] = {}
+    for start in range(0, len(oneids), _CHUNK):
+        rows = session.execute(
+            _OPEN_OF_PERSONS,
+            {
+                "tenant": tenant.id,
+                "audiences": audience_ids,
+                "oneids": list(oneids[start : start + _CHUNK]),
+            },
+        )
+        for audience_id, oneid, interval_id in rows:
+            found.setdefault(audience_id, {})[oneid] = interval_id
+    return found
 
 
 def _open_of(
