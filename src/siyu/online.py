@@ -12,15 +12,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from siyu import identity, ingest, journeys, loyalty, records, traits
+from siyu import audiences, identity, ingest, journeys, loyalty, records, traits
 from siyu.tenants import TenantContext
 
 
 def accept_records(
     *, session: Session, tenant: TenantContext, items: Sequence[dict[str, Any]], origin: str
 ) -> tuple[ingest.IngestReport, list[ingest.RecordResult]]:
-    """Import records, refresh the touched persons' cheap traits, earn points, fire journey
-    triggers, waits and goals; commit all of it together."""
+    """Import records, refresh the touched persons' cheap traits and audience membership,
+    earn points, fire journey triggers, waits and goals; commit all of it together."""
     report, results = ingest.stage_records(
         session=session, tenant=tenant, items=items, origin=origin
     )
@@ -29,9 +29,9 @@ def accept_records(
         for result in results
         if result.status == "accepted" and result.outcome != "unchanged"
     ]
-    traits.refresh_purchase_traits(
-        session=session, tenant=tenant, oneids=_touched_persons(session, tenant, news)
-    )
+    touched = _touched_persons(session, tenant, news)
+    traits.refresh_purchase_traits(session=session, tenant=tenant, oneids=touched)
+    _audiences(session, tenant, report, news, touched)
     _earn(session, tenant, news)
     journeys.on_records(
         session=session,
@@ -40,6 +40,30 @@ def accept_records(
     )
     session.commit()
     return report, results
+
+
+def _audiences(
+    session: Session,
+    tenant: TenantContext,
+    report: ingest.IngestReport,
+    news: Sequence[tuple[ingest.RecordResult, dict[str, Any]]],
+    touched: set[str],
+) -> None:
+    """Entries and exits of the touched persons, after their traits are fresh.
+
+    Only audiences whose rules the arriving kinds can change are evaluated, unless identity
+    changed (new or merged persons: then every online audience, and the OneIDs merged away
+    leave theirs)."""
+    if not touched:
+        return
+    merged = bool(report.merges or report.probable_matches)
+    kinds = None if merged or report.new_persons else {str(result.kind) for result, _ in news}
+    oneids = sorted(touched)
+    if merged:
+        oneids += identity.retired_into(session=session, tenant=tenant, oneids=oneids)
+    audiences.on_records(
+        session=session, tenant=tenant, oneids=oneids, kinds=kinds, live=not merged
+    )
 
 
 def _earn(

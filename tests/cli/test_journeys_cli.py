@@ -6,6 +6,7 @@ from pathlib import Path
 
 import orjson
 
+from siyu import tags
 from siyu.runtime import Runtime
 from siyu.tenants import get_tenant
 from support import customer, ingest
@@ -49,16 +50,19 @@ def test_journey_lifecycle_and_worker(
     enrolled = cli_run("journey", "enrol", "welcome", oneid)
     assert "enrolled 1" in enrolled.stdout
     assert "enrolled 0, skipped 1" in cli_run("journey", "enrol", "welcome", oneid).stdout
-    # no SMS account and no tags domain wired: the worker says so instead of pretending
+    # the worker's ports reach the real tags domain; no SMS account: the message fails
     assert cli_run("worker", "--once").exit_code == 0
     found = orjson.loads(cli_run("journey", "enrolments", "welcome", "--json").stdout)
     (enrolment,) = found
-    assert enrolment["step"] == "tag" and "not wired" in enrolment["last_error"]
+    assert enrolment["status"] == "completed" and enrolment["last_error"] is None
     trace = orjson.loads(cli_run("journey", "trace", str(enrolment["id"]), "--json").stdout)
-    assert [t["result"] for t in trace["trace"]] == ["queued", "retry"]
+    assert [t["result"] for t in trace["trace"]] == ["queued", "tagged", "completed"]
     assert trace["messages"][0]["status"] == "failed"  # channel sms is not configured
+    with cli_runtime.session() as session:
+        held = tags.tags_of_person(session=session, tenant=tenant, oneid=oneid or "")
+    assert [(t.key, t.given_by_kind) for t in held] == [("welcomed", "journey")]
     shown = orjson.loads(cli_run("journey", "show", "welcome", "--json").stdout)
-    assert shown["in_flight"] == {"1": 1} and shown["definition"]["steps"][1]["add"] == ["welcomed"]
+    assert shown["in_flight"] == {} and shown["definition"]["steps"][1]["add"] == ["welcomed"]
     spec.write_text(JOURNEY.replace("[welcomed]", "[welcomed, v2]"), encoding="utf-8")
     assert "version 2 (live)" in cli_run("journey", "update", spec).stdout
     assert cli_run("journey", "pause", "welcome").exit_code == 0

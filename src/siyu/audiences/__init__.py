@@ -19,6 +19,7 @@ from siyu.audiences.schemas import (
 )
 from siyu.audiences.service import (
     AudienceError,
+    change_feed,
     changes_since,
     create_audience,
     delete_audience,
@@ -48,6 +49,7 @@ __all__ = [
     "PreviewIn",
     "PreviewResult",
     "RefreshReport",
+    "change_feed",
     "changes_since",
     "create_audience",
     "delete_audience",

@@ -10,13 +10,15 @@ whose data changed after the snapshot).
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, insert, select, update
+import orjson
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from siyu import identity, rules, tags
@@ -28,6 +30,17 @@ from siyu.store.base import table, utcnow
 from siyu.tenants import TenantContext
 
 _CHUNK = 1000
+_M = AudienceMembership
+# Built once: the online path runs these on every request.
+_ONLINE_AUDIENCES = select(Audience).where(
+    Audience.tenant_id == bindparam("tenant"), Audience.online.is_(True)
+)
+_OPEN_OF_PERSONS = select(_M.audience_id, _M.oneid, _M.id).where(
+    _M.tenant_id == bindparam("tenant"),
+    _M.audience_id.in_(bindparam("audiences", expanding=True)),
+    _M.oneid.in_(bindparam("oneids", expanding=True)),
+    _M.exited_at.is_(None),
+)
 
 
 def refresh_audiences(
@@ -101,40 +114,77 @@ def on_records(
     session: Session,
     tenant: TenantContext,
     oneids: Sequence[str],
+    kinds: Collection[str] | None = None,
+    live: bool = False,
     as_of: date | None = None,
 ) -> OnlineReport:
-    """Re-evaluate these persons (whose records just arrived) for every online audience
-    now, and write their entries and exits; the caller commits. Persons merged away leave
-    their audiences (their surviving OneID is evaluated instead)."""
+    """Re-evaluate these persons (whose records just arrived) for the online audiences
+    whose rules the arriving record `kinds` can change (None: every online audience), and
+    write their entries and exits; the caller commits. Persons merged away leave their
+    audiences (their surviving OneID is evaluated instead); `live` says all `oneids` are
+    known to be live (nothing was merged), which saves looking them up."""
+    if not oneids:
+        return OnlineReport(persons=0, entered=0, exited=0)
+    audiences = [
+        a
+        for a in session.scalars(_ONLINE_AUDIENCES, {"tenant": tenant.id})
+        if kinds is None or not _rule_kinds(a.rule).isdisjoint(kinds)
+    ]
+    if not audiences:
+        return OnlineReport(persons=0, entered=0, exited=0)
     now = utcnow()
     day = as_of or now.astimezone(tenant.zone).date()
-    live = identity.current_oneids(session=session, tenant=tenant, oneids=oneids)
-    retired = sorted(o for o, current in live.items() if o != current)
-    persons = sorted(set(live.values()))
-    report = OnlineReport(persons=len(persons), entered=0, exited=0)
-    audiences = list(
-        session.scalars(
-            select(Audience).where(Audience.tenant_id == tenant.id, Audience.online.is_(True))
-        )
+    current_of = (
+        {o: o for o in oneids}
+        if live
+        else identity.current_oneids(session=session, tenant=tenant, oneids=oneids)
     )
-    if not audiences or not oneids:
-        return report
-    held = tags.tag_keys_of_persons(session=session, tenant=tenant, oneids=persons)
-    facts = rules.load_person_facts(session=session, tenant=tenant, oneids=persons, tags=held)
+    retired = sorted(o for o, current in current_of.items() if o != current)
+    persons = sorted(set(current_of.values()))
+    report = OnlineReport(persons=len(persons), entered=0, exited=0)
+    # Read only what the rules being evaluated test (an event rule needs no orders).
+    parts: frozenset[str] = frozenset().union(
+        *(rules.facts_needed(_parsed(a.rule)) for a in audiences)
+    )
+    held = (
+        tags.tag_keys_of_persons(session=session, tenant=tenant, oneids=persons)
+        if "tags" in parts
+        else {}
+    )
+    facts = rules.load_person_facts(
+        session=session, tenant=tenant, oneids=persons, tags=held, parts=parts
+    )
+    opened = _open_by_audience(session, tenant, [a.id for a in audiences], [*persons, *retired])
     for audience in audiences:
-        rule = rules.parse_rule(audience.rule)
+        rule = _parsed(audience.rule)
         inside = {o for o in persons if o in facts and rules.evaluate(rule, facts[o], as_of=day)}
-        current = _open_of(session, tenant, audience.id, [*persons, *retired])
+        current = opened.get(audience.id, {})
         merged = [current[o] for o in retired if o in current]
         leaving = [i for o, i in current.items() if o not in inside and o not in retired]
         report.exited += _exit(session, merged, now, "merge") + _exit(
             session, leaving, now, "online"
         )
         report.entered += _enter(
-            session, tenant, audience.id, sorted(inside - set(current)), now, "online"
-        )
+            session, tenant, audience.id, sorted(inside - set(current)), now, "online",
+            checked=True,
+        )  # fmt: skip
     session.flush()
     return report
+
+
+def _parsed(data: dict[str, Any]) -> rules.Rule:
+    """The parsed rule, cached by its stored JSON: the online path evaluates the same few
+    rules on every request."""
+    return _parse_cached(orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_cached(text: bytes) -> rules.Rule:
+    return rules.parse_rule(orjson.loads(text))
+
+
+def _rule_kinds(data: dict[str, Any]) -> frozenset[str]:
+    return rules.record_kinds(_parsed(data))
 
 
 def _chosen(
@@ -162,6 +212,26 @@ def _open_members(tenant: TenantContext, audience_ids: list[int]) -> Select[Any]
     return select(m.id, m.audience_id, m.oneid).where(
         m.tenant_id == tenant.id, m.audience_id.in_(audience_ids), m.exited_at.is_(None)
     )
+
+
+def _open_by_audience(
+    session: Session, tenant: TenantContext, audience_ids: list[int], oneids: Sequence[str]
+) -> dict[int, dict[str, int]]:
+    """Open interval id per audience and person, for these audiences and persons (one
+    prepared statement: the online path runs it on every request)."""
+    found: dict[int, dict[str, int]] = {}
+    for start in range(0, len(oneids), _CHUNK):
+        rows = session.execute(
+            _OPEN_OF_PERSONS,
+            {
+                "tenant": tenant.id,
+                "audiences": audience_ids,
+                "oneids": list(oneids[start : start + _CHUNK]),
+            },
+        )
+        for audience_id, oneid, interval_id in rows:
+            found.setdefault(audience_id, {})[oneid] = interval_id
+    return found
 
 
 def _open_of(
@@ -207,13 +277,16 @@ def _enter(
     oneids: Sequence[str],
     now: datetime,
     by: str,
+    *,
+    checked: bool = False,
 ) -> int:
-    """Open intervals for these persons (skipping any already inside); returns how many."""
+    """Open intervals for these persons (skipping any already inside, unless the caller
+    `checked` that in this transaction); returns how many."""
     core = table(AudienceMembership)
     opened = 0
     for start in range(0, len(oneids), _CHUNK):
         part = oneids[start : start + _CHUNK]
-        inside = _open_of(session, tenant, audience_id, part)
+        inside = {} if checked else _open_of(session, tenant, audience_id, part)
         rows = [
             {
                 "tenant_id": tenant.id,

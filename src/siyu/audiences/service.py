@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, and_, delete, func, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from siyu import rules, tags
@@ -184,6 +184,42 @@ def changes_since(
         )
     found.sort(key=lambda c: (c.at, c.change == "entered", c.audience, c.oneid))
     return found[:limit]
+
+
+def change_feed(
+    *,
+    session: Session,
+    tenant: TenantContext,
+    audience: str,
+    since: datetime,
+    until: datetime | None = None,
+    page: int = 5000,
+) -> Iterator[MembershipChange]:
+    """Every entry and exit of one audience written in (since, until], oldest first, read in
+    pages (a refresh may write a million changes at one instant)."""
+    row = require_audience(session, tenant, audience)
+    m = AudienceMembership
+    for change, at, by in (
+        ("entered", m.entered_at, m.entered_by),
+        ("exited", m.exited_at, m.exited_by),
+    ):
+        after: tuple[datetime, int] | None = None
+        while True:
+            query = select(m.id, m.oneid, at, by).where(
+                m.tenant_id == tenant.id, m.audience_id == row.id, at > since
+            )
+            if until is not None:
+                query = query.where(at <= until)
+            if after is not None:
+                query = query.where(or_(at > after[0], and_(at == after[0], m.id > after[1])))
+            rows = session.execute(query.order_by(at, m.id).limit(page)).all()
+            for interval_id, oneid, when, who in rows:
+                yield MembershipChange(
+                    audience=audience, oneid=oneid, change=change, at=when, by=who
+                )
+                after = (when, interval_id)
+            if len(rows) < page:
+                break
 
 
 def membership_history(

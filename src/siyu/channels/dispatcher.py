@@ -16,7 +16,7 @@ from itertools import groupby
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -211,6 +211,7 @@ class _Pass:
         cards = profiles.contact_cards(session=session, tenant=tenant, oneids=oneids)
         unsubs = unsubscribed(session=session, tenant=tenant, oneids=oneids)
         caps = CapCounter(policy, self.now)
+        _lock_persons(session, tenant, oneids)
         caps.load(_recent(session, tenant, oneids, self.now - caps.window()))
         links = _Links(tracking_config(session=session, tenant=tenant), tenant.id)
         go: list[tuple[Row[Any], Outbound]] = []
@@ -395,6 +396,22 @@ def _send(adapter: ChannelAdapter, messages: list[Outbound]) -> list[SendOutcome
 
 def _outbound(row: Row[Any]) -> Outbound:
     return Outbound(row.key, row.channel, row.recipient or {}, row.payload or {}, row.category)
+
+
+def _lock_persons(session: Session, tenant: TenantContext, oneids: Sequence[str]) -> None:
+    """On PostgreSQL, serialise cap checks per person across workers: the locks are held
+    until the commit that marks the messages `sending`, which the next worker's cap count
+    then sees (SQLite's single writer serialises passes already). Taken in OneID order, so
+    two workers never wait on each other in a cycle."""
+    if not oneids or session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(
+        text(
+            "SELECT count(pg_advisory_xact_lock(:tenant, hashtext(o))) "
+            "FROM (SELECT unnest(CAST(:oneids AS text[])) AS o ORDER BY 1) AS persons"
+        ),
+        {"tenant": tenant.id, "oneids": sorted(oneids)},
+    )
 
 
 def _recent(

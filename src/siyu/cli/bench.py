@@ -122,6 +122,28 @@ def bench_audiences(
     _report(result, out)
 
 
+@bench_app.command("api")
+def bench_api(
+    persons: Annotated[int, typer.Option(help="customer records created first")] = 2_000,
+    events: Annotated[int, typer.Option(help="events posted one per request")] = 2_000,
+    orders: Annotated[int, typer.Option(help="orders posted in batches")] = 5_000,
+    batch: Annotated[int, typer.Option(help="orders per request")] = 100,
+    with_audiences: Annotated[
+        int, typer.Option("--audiences", help="online audiences the tenant has (0-3)")
+    ] = 0,
+    out: Annotated[Path, typer.Option(help="JSON results")] = Path("bench-results/api.json"),
+    work_dir: Annotated[Path | None, typer.Option(help="keep the database here")] = None,
+) -> None:
+    """The online path through the REST API: events/s one per request, orders/s batched."""
+    from siyu.bench.api_ingest import run_api_bench
+
+    result = run_api_bench(
+        persons=persons, events=events, orders=orders, batch=batch,
+        with_audiences=with_audiences, database_url=options.database_url, work_dir=work_dir,
+    )  # fmt: skip
+    _report(result, out)
+
+
 @bench_app.command("identity")
 def bench_identity(
     records: Annotated[int, typer.Option(help="records in the synthetic link graph")] = 1_000_000,

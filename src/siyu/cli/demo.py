@@ -83,7 +83,7 @@ def _worker_thread(rt: Runtime, *, enabled: bool) -> Iterator[None]:
         target=journeys.run_worker,
         kwargs={
             "store": rt.store,
-            "ports": journeys.unwired_ports(),
+            "ports": journeys.wired_ports(),
             "adapters": adapters,
             "stop": stop,
         },

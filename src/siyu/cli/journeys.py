@@ -272,7 +272,7 @@ def worker(
     console.print(f"worker {journeys.worker_id()} started (Ctrl-C stops)")
     totals = journeys.run_worker(
         store=rt.store,
-        ports=journeys.unwired_ports(),
+        ports=journeys.wired_ports(),
         adapters=adapters,
         options=journeys.WorkerOptions(
             batch=batch,

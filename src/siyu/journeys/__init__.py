@@ -61,6 +61,7 @@ from siyu.journeys.service import (
 )
 from siyu.journeys.steps import split_point
 from siyu.journeys.triggers import on_records, run_triggers
+from siyu.journeys.wired import DomainAudiences, DomainLoyalty, DomainTags, wired_ports
 from siyu.journeys.worker import WorkerOptions, WorkerTotals, run_worker, worker_id
 
 __all__ = [
@@ -68,6 +69,9 @@ __all__ = [
     "AudiencePort",
     "Condition",
     "DefinitionError",
+    "DomainAudiences",
+    "DomainLoyalty",
+    "DomainTags",
     "EnrolResult",
     "EnrolmentView",
     "Expiring",
@@ -116,5 +120,6 @@ __all__ = [
     "unwired_ports",
     "update_journey",
     "version_diff",
+    "wired_ports",
     "worker_id",
 ]

@@ -27,6 +27,10 @@ class AudienceChanges:
     entered: list[str]
     left: list[str]
     cursor: str | None  # hand back next time to get only later changes
+    # Per OneID, what identifies its entry / exit (e.g. when it was written): a feed that
+    # re-reads an overlap gives the same mark again, so the enrolment is not repeated.
+    entered_marks: dict[str, str] = field(default_factory=dict)
+    left_marks: dict[str, str] = field(default_factory=dict)
 
 
 class AudiencePort(Protocol):

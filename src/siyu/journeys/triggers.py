@@ -354,10 +354,16 @@ def _fire(
         changes = ports.audiences.changes(
             session=session, tenant=tenant, audience=trigger.audience, cursor=state.cursor
         )
-        people = changes.entered if trigger.type == "audience_enter" else changes.left
+        entering = trigger.type == "audience_enter"
+        people = changes.entered if entering else changes.left
+        marks = changes.entered_marks if entering else changes.left_marks
         mark = state.cursor or "start"
         items = [
-            (o, dedupe_key(trigger.type, trigger.audience, mark, o), {"trigger": trigger.type})
+            (
+                o,
+                dedupe_key(trigger.type, trigger.audience, marks.get(o, mark), o),
+                {"trigger": trigger.type},
+            )
             for o in people
         ]
         state.cursor = changes.cursor

@@ -17,6 +17,7 @@ from siyu.loyalty.errors import (
 )
 from siyu.loyalty.events import EVENT_TYPES, events_since
 from siyu.loyalty.feed import process_feed
+from siyu.loyalty.grants import default_program, expiring_on, grant, standings
 from siyu.loyalty.interactions import apply_event
 from siyu.loyalty.orders import apply_order, apply_refund
 from siyu.loyalty.programs import (
@@ -62,7 +63,9 @@ from siyu.loyalty.views import (
     EntryView,
     EventView,
     FeedReport,
+    GrantView,
     ImportReport,
+    MemberStanding,
     MemberView,
     OpResult,
     OrderOutcome,
@@ -87,11 +90,13 @@ __all__ = [
     "EventView",
     "ExpiryPolicy",
     "FeedReport",
+    "GrantView",
     "ImportReport",
     "InsufficientPointsError",
     "LimitError",
     "LoyaltyError",
     "MemberDay",
+    "MemberStanding",
     "MemberView",
     "NotFoundError",
     "NotMemberError",
@@ -115,9 +120,12 @@ __all__ = [
     "create_coupon_template",
     "create_program",
     "create_reward",
+    "default_program",
     "enrol_member",
     "events_since",
+    "expiring_on",
     "get_member",
+    "grant",
     "import_members",
     "issue_coupon",
     "list_programs",
@@ -133,6 +141,7 @@ __all__ = [
     "redeem_reward",
     "run_due",
     "set_member_tier",
+    "standings",
     "sync_merges",
     "tier_history",
     "update_program",

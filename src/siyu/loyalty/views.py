@@ -196,3 +196,17 @@ class RewardOrderView(BaseModel):
     coupon_codes: list[str] = Field(default_factory=list)
     placed_at: datetime
     cancelled_at: datetime | None
+
+
+class GrantView(BaseModel):
+    """What a gift gave: the coupon's code and the member's points after it."""
+
+    coupon_code: str | None = None
+    points_balance: int | None = None  # None: the person is not a member
+
+
+class MemberStanding(BaseModel):
+    """A member's tier and available points (for messages and conditions)."""
+
+    tier: str
+    points: int

@@ -8,7 +8,13 @@ from siyu.rules.facts import (
     derive_facts,
     prepared_facts,
 )
-from siyu.rules.online import PersonFacts, evaluate, load_person_facts
+from siyu.rules.online import (
+    FACT_PARTS,
+    PersonFacts,
+    evaluate,
+    facts_needed,
+    load_person_facts,
+)
 from siyu.rules.schemas import (
     ATTRIBUTE_FIELDS,
     TAG_GROUP,
@@ -21,6 +27,7 @@ from siyu.rules.schemas import (
     check_references,
     dump_rule,
     parse_rule,
+    record_kinds,
     split_tag_key,
     tag_references,
     walk,
@@ -28,6 +35,7 @@ from siyu.rules.schemas import (
 
 __all__ = [
     "ATTRIBUTE_FIELDS",
+    "FACT_PARTS",
     "TAGS_SCHEMA",
     "TAG_GROUP",
     "TAG_KEY",
@@ -43,10 +51,12 @@ __all__ = [
     "derive_facts",
     "dump_rule",
     "evaluate",
+    "facts_needed",
     "load_person_facts",
     "matching",
     "parse_rule",
     "prepared_facts",
+    "record_kinds",
     "split_tag_key",
     "tag_references",
     "walk",

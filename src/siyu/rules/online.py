@@ -32,6 +32,7 @@ from siyu.rules.schemas import (
     TagGroupCondition,
     TraitCondition,
     split_tag_key,
+    walk,
 )
 from siyu.tenants import TenantContext
 
@@ -60,14 +61,34 @@ class PersonFacts:
     events: tuple[tuple[str, str, date], ...]  # source, type, day
 
 
+# What `load_person_facts` can read; a rule needs only some (`facts_needed`).
+FACT_PARTS = frozenset({"traits", "customers", "tags", "identifiers", "sales", "events"})
+_PART_OF: dict[type, str] = {
+    TraitCondition: "traits",
+    AttributeCondition: "customers",
+    TagCondition: "tags",
+    TagGroupCondition: "tags",
+    IdentifierCondition: "identifiers",
+    BoughtCondition: "sales",
+    EventCondition: "events",
+}
+
+
+def facts_needed(rule: Rule) -> frozenset[str]:
+    """The parts of a person's facts (`FACT_PARTS`) this rule reads."""
+    return frozenset(_PART_OF[type(condition)] for condition in walk(rule))
+
+
 def load_person_facts(
     *,
     session: Session,
     tenant: TenantContext,
     oneids: Sequence[str],
     tags: Mapping[str, Collection[str]],
+    parts: Collection[str] = FACT_PARTS,
 ) -> dict[str, PersonFacts]:
-    """Facts of the live persons among `oneids` (tag keys each holds are passed in)."""
+    """Facts of the live persons among `oneids` (tag keys each holds are passed in); only
+    the `parts` asked for are read (the others are left empty)."""
     refs = identity.records_of_persons(session=session, tenant=tenant, oneids=oneids)
     owner: dict[tuple[str, str, str], str] = {
         ref: oneid for oneid, found in refs.items() for ref in found
@@ -77,18 +98,29 @@ def load_person_facts(
         return [(s, r) for k, s, r in owner if k == kind]
 
     customers: dict[str, list[records.CustomerRecord]] = defaultdict(list)
-    for c in records.customer_records(session=session, tenant=tenant, refs=of("customer")):
-        customers[owner[("customer", c.source, c.external_id)]].append(c)
+    if "customers" in parts:
+        for c in records.customer_records(session=session, tenant=tenant, refs=of("customer")):
+            customers[owner[("customer", c.source, c.external_id)]].append(c)
     sales: dict[str, list[Sale]] = defaultdict(list)
-    for o in records.orders(session=session, tenant=tenant, refs=of("order")):
-        if o.status not in profiles.UNPAID:
-            sales[owner[("order", o.source, o.order_id)]].append(_sale(o, tenant))
+    if "sales" in parts:
+        for o in records.orders(session=session, tenant=tenant, refs=of("order")):
+            if o.status not in profiles.UNPAID:
+                sales[owner[("order", o.source, o.order_id)]].append(_sale(o, tenant))
     events: dict[str, list[tuple[str, str, date]]] = defaultdict(list)
-    for e in records.events(session=session, tenant=tenant, refs=of("event")):
-        day = e.occurred_at.astimezone(tenant.zone).date()
-        events[owner[("event", e.source, e.event_id)]].append((e.source, e.type, day))
-    stored = traits.traits_of_persons(session=session, tenant=tenant, oneids=list(refs))
-    held = identity.identifiers_of_persons(session=session, tenant=tenant, oneids=list(refs))
+    if "events" in parts:
+        for e in records.events(session=session, tenant=tenant, refs=of("event")):
+            day = e.occurred_at.astimezone(tenant.zone).date()
+            events[owner[("event", e.source, e.event_id)]].append((e.source, e.type, day))
+    stored = (
+        traits.traits_of_persons(session=session, tenant=tenant, oneids=list(refs))
+        if "traits" in parts
+        else {}
+    )
+    held = (
+        identity.identifiers_of_persons(session=session, tenant=tenant, oneids=list(refs))
+        if "identifiers" in parts
+        else {}
+    )
     found: dict[str, PersonFacts] = {}
     for oneid in refs:
         view = stored.get(oneid)

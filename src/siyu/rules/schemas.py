@@ -386,6 +386,30 @@ def walk(rule: Rule) -> Iterator[Condition]:
         yield rule
 
 
+# Which kinds of arriving record can change each condition for a person whose identity did
+# not change (a new or merged person is re-evaluated whatever arrived): traits kept online
+# are the purchase ones (orders, refunds), attributes come from customer records, any record
+# may carry identifiers, and tags are never given by records.
+_RECORD_KINDS: dict[type[_Node], frozenset[str]] = {
+    TraitCondition: frozenset({"order", "refund"}),
+    AttributeCondition: frozenset({"customer"}),
+    TagCondition: frozenset(),
+    TagGroupCondition: frozenset(),
+    IdentifierCondition: frozenset({"customer", "order", "event"}),
+    BoughtCondition: frozenset({"order"}),
+    EventCondition: frozenset({"event"}),
+}
+
+
+def record_kinds(rule: Rule) -> frozenset[str]:
+    """The kinds of record (customer, order, refund, event) whose arrival can change what
+    the rule says about a person; others can be skipped online."""
+    found: frozenset[str] = frozenset()
+    for condition in walk(rule):
+        found |= _RECORD_KINDS[type(condition)]
+    return found
+
+
 def _typed(name: str, kind: FieldType, value: Any) -> Any:
     """`value` as the field's type (money: Decimal yuan, 2 places at most)."""
     checked = _convert(name, kind, value)

@@ -17,6 +17,7 @@ from siyu.tags.schemas import (
 )
 from siyu.tags.service import (
     TagError,
+    apply_tags,
     check_rule,
     create_group,
     create_tag,
@@ -42,6 +43,7 @@ __all__ = [
     "TagIn",
     "TagInterval",
     "TagView",
+    "apply_tags",
     "check_rule",
     "compute_rule_tags",
     "create_group",

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-GivenBy = Literal["rule", "user", "import"]
+GivenBy = Literal["rule", "user", "import", "journey"]
 
 
 class TagIn(BaseModel):

@@ -6,7 +6,7 @@ import graphlib
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu import identity, rules
@@ -186,7 +186,13 @@ def give_tag(
 
 
 def remove_tag(
-    *, session: Session, tenant: TenantContext, key: str, oneids: Sequence[str], by: str
+    *,
+    session: Session,
+    tenant: TenantContext,
+    key: str,
+    oneids: Sequence[str],
+    by: str,
+    via: GivenBy = "user",
 ) -> int:
     """Take a manual tag from persons; returns how many held it."""
     row = _require(session, tenant, key)
@@ -196,9 +202,48 @@ def remove_tag(
     # A tag given before a merge sits on the retired OneID: remove it there too.
     targets = set(live.values()) | set(live)
     targets |= set(identity.retired_into(session=session, tenant=tenant, oneids=sorted(targets)))
-    removed = _close(session, tenant, [row.id], sorted(targets), utcnow(), "user", by)
+    removed = _close(session, tenant, [row.id], sorted(targets), utcnow(), via, by)
     session.flush()
     return removed
+
+
+def apply_tags(
+    *,
+    session: Session,
+    tenant: TenantContext,
+    oneid: str,
+    add: Sequence[str],
+    remove: Sequence[str],
+    by: str,
+    via: GivenBy = "journey",
+) -> bool:
+    """Give and take manual tags of one person once per `by` (the provenance, e.g. a
+    journey step's key): False when a change by `by` is already recorded. Tags named that
+    do not exist yet are created as manual tags."""
+    live = identity.current_oneid(session=session, tenant=tenant, oneid=oneid) or oneid
+    family = [live, *identity.retired_into(session=session, tenant=tenant, oneids=[live])]
+    done = session.scalar(
+        select(TagAssignment.id)
+        .where(
+            TagAssignment.tenant_id == tenant.id,
+            TagAssignment.oneid.in_(family),  # the person's rows (indexed), then provenance
+            or_(
+                and_(TagAssignment.given_by_kind == via, TagAssignment.given_by == by),
+                and_(TagAssignment.removed_by_kind == via, TagAssignment.removed_by == by),
+            ),
+        )
+        .limit(1)
+    )
+    if done is not None:
+        return False
+    for key in add:
+        if find_tag(session, tenant, key) is None:
+            create_tag(session=session, tenant=tenant, tag=TagIn(key=key), by=by)
+        give_tag(session=session, tenant=tenant, key=key, oneids=[live], by=by, via=via)
+    for key in remove:
+        if find_tag(session, tenant, key) is not None:
+            remove_tag(session=session, tenant=tenant, key=key, oneids=[live], by=by, via=via)
+    return True
 
 
 def tags_of_person(*, session: Session, tenant: TenantContext, oneid: str) -> list[PersonTag]:
