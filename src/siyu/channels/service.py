@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from siyu.channels.models import ChannelAccount, Message, TouchPolicyRow, Unsubscribe
-from siyu.channels.schemas import CHANNELS, MessageView, NewMessage, TouchPolicy
+from siyu.channels.schemas import CHANNELS, MessageView, NewMessage, Queued, TouchPolicy
 from siyu.store.base import utcnow
 from siyu.store.bulk import insert_many
 from siyu.tenants import TenantContext
@@ -21,7 +21,7 @@ TRACKING = "tracking"  # account holding the link-signing secret and the public 
 
 
 def enqueue_messages(
-    *, session: Session, tenant: TenantContext, messages: Sequence[NewMessage]
+    *, session: Session, tenant: TenantContext, messages: Sequence[NewMessage | Queued]
 ) -> int:
     """Queue messages for the dispatcher (returns how many were given); a key already
     queued is left alone."""
@@ -45,9 +45,9 @@ def enqueue_messages(
         }
         for m in messages
     ]
-    for message in messages:
-        if message.channel not in CHANNELS:
-            raise ValueError(f"unknown channel {message.channel!r}")
+    for channel in {m.channel for m in messages}:
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}")
     # A key queued before (a step run again after a crash) is skipped, not an error.
     insert_many(session, Message, rows, ignore_conflicts=True)
     return len(rows)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import gc
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
 
@@ -14,15 +16,34 @@ from sqlalchemy.orm import Session
 from siyu.store.base import Base, table
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Run a batch without Python's cyclic garbage collector, then turn it back on.
+
+    A batch allocates hundreds of thousands of short-lived dicts and tuples; each 700
+    allocations start a young-generation collection and every few of those a full one
+    over every object the process holds, ~30 % of a journey pass's CPU. What the batch
+    leaves behind is freed by reference counting, or by the next collection.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def insert_many(
     session: Session,
     model: type[Base],
     rows: Sequence[Mapping[str, Any]],
     *,
     ignore_conflicts: bool = False,
-) -> None:
+) -> int | None:
     """INSERT `rows` (all with the same keys) into the model's table; with
     `ignore_conflicts`, rows that would break a unique constraint are skipped.
+    Returns how many rows went in where the driver says so (SQLite), else None.
 
     On SQLite the rows go straight to the driver's `executemany`: SQLAlchemy's generic
     per-row parameter handling costs more than SQLite's insert itself. The values are
@@ -31,7 +52,7 @@ def insert_many(
     SQLAlchemy's batched `insertmanyvalues`, which is already fast there.
     """
     if not rows:
-        return
+        return 0
     target = table(model)
     dialect = session.get_bind().dialect
     if dialect.name != "sqlite":
@@ -39,7 +60,7 @@ def insert_many(
         if ignore_conflicts and dialect.name == "postgresql":
             statement = postgresql.insert(target).on_conflict_do_nothing()
         session.execute(statement, rows)
-        return
+        return None
     keys = list(rows[0])
     defaults = _defaults(target, keys)
     columns = [target.c[key] for key in [*keys, *defaults]]
@@ -59,7 +80,8 @@ def insert_many(
     marks = ", ".join("?" for _ in columns)
     verb = "INSERT OR IGNORE" if ignore_conflicts else "INSERT"
     sql = f"{verb} INTO {quote(target.name)} ({names}) VALUES ({marks})"
-    session.connection().exec_driver_sql(sql, converted)
+    # sqlite3's executemany counts the rows it changed: ignored ones are not counted.
+    return int(session.connection().exec_driver_sql(sql, converted).rowcount)
 
 
 def _remembering(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
