@@ -189,6 +189,7 @@ class _Batch:
         self.session, self.tenant, self.ports, self.loaded = session, tenant, ports, loaded
         self.now, self.max_attempts, self.report = now, max_attempts, report
         self.oneids: list[str] = []
+        self.read: dict[int, dict[str, Any]] = {}  # each enrolment's context as read
         self._light: dict[str, dict[str, Any]] | None = None
         self._cards: dict[str, profiles.ContactCard] | None = None
 
@@ -203,6 +204,7 @@ class _Batch:
         for row in rows:
             loaded = self.loaded[(row.journey_id, row.version)]
             state = _state(row, loaded.key)
+            self.read[state.id] = state.context
             if row.due_at is None or row.due_at > now:
                 states.append(state)  # changed since the claim: nothing due, release it
                 continue
@@ -257,28 +259,33 @@ class _Batch:
 
     def _write(self, states: Sequence[steps.State], dead: Sequence[dict[str, Any]]) -> None:
         session = self.session
-        update_many(
-            session,
-            Enrolment,
-            [
-                {
-                    "id": s.id,
-                    "status": s.status,
-                    "step": s.step,
-                    "due_at": s.due_at,
-                    "attempts": s.attempts,
-                    "step_count": s.step_count,
-                    "arm": s.arm,
-                    "wait_event": s.wait_event,
-                    "context": s.context,
-                    "finished_at": s.finished_at,
-                    "last_error": s.last_error,
-                    "lease_owner": None,
-                    "lease_until": None,
-                }
-                for s in states
-            ],
-        )
+        rows = [
+            {
+                "id": s.id,
+                "status": s.status,
+                "step": s.step,
+                "due_at": s.due_at,
+                "attempts": s.attempts,
+                "step_count": s.step_count,
+                "arm": s.arm,
+                "wait_event": s.wait_event,
+                "finished_at": s.finished_at,
+                "last_error": s.last_error,
+                "lease_owner": None,
+                "lease_until": None,
+            }
+            for s in states
+        ]
+        # Most passes leave the context (trigger record, data) alone: rewriting it would
+        # serialise and store the same JSON again for every enrolment.
+        same = [row for row, s in zip(rows, states, strict=True) if s.context is self.read[s.id]]
+        changed = [
+            {**row, "context": s.context}
+            for row, s in zip(rows, states, strict=True)
+            if s.context is not self.read[s.id]
+        ]
+        update_many(session, Enrolment, same)
+        update_many(session, Enrolment, changed)
         trace = [
             {"tenant_id": self.tenant.id, "enrolment_id": s.id, "at": self.now, "entries": s.trace}
             for s in states
@@ -353,6 +360,6 @@ def _state(row: Row[Any], key: str) -> steps.State:
         step_count,
         arm,
         wait_event,
-        dict(context or {}),
+        context or {},  # never changed in place: steps give a state a new dict
         entered_at,
     )
