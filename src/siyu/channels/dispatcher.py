@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
@@ -30,6 +31,7 @@ from siyu.channels.schemas import CONSENT_GROUP, DispatchReport, Outbound, SendO
 from siyu.channels.service import get_policy, tracking_config, unsubscribed
 from siyu.channels.templates import pick_locale, render
 from siyu.store.base import table, utcnow
+from siyu.store.bulk import gc_paused
 from siyu.tenants import TenantContext
 
 log = logging.getLogger(__name__)
@@ -68,9 +70,10 @@ def dispatch(
     by_tenant: dict[int, list[Row[Any]]] = defaultdict(list)
     for row in claimed:
         by_tenant[row.tenant_id].append(row)
-    for tenant_id, rows in by_tenant.items():
-        tenant = adapters.tenant(session, tenant_id)
-        _Pass(session, tenant, adapters, worker, now, max_attempts, report).run(rows)
+    with gc_paused():
+        for tenant_id, rows in by_tenant.items():
+            tenant = adapters.tenant(session, tenant_id)
+            _Pass(session, tenant, adapters, worker, now, max_attempts, report).run(rows)
     return report
 
 
@@ -136,11 +139,37 @@ class _Pass:
         self._mark_sending(to_send)
         self._flush()  # suppressed/deferred/in-doubt results, and "sending": before any send
         mine = self._still_mine([row.id for row, _o in to_send])
-        for adapter, items in chunks:
-            chunk = [(row, out) for row, out in items if row.id in mine]
-            if chunk:
+        work = [
+            (adapter, [(row, out) for row, out in items if row.id in mine])
+            for adapter, items in chunks
+        ]
+        for _channel, group in groupby(work, key=lambda w: w[0].channel):
+            self._send_chunks([(adapter, chunk) for adapter, chunk in group if chunk])
+
+    def _send_chunks(
+        self, work: Sequence[tuple[ChannelAdapter, list[tuple[Row[Any], Outbound]]]]
+    ) -> None:
+        """One channel's provider requests, up to the adapter's `parallel` at a time
+        (HTTP round trips overlap). Every message was committed `sending` before the
+        first request; each answer is committed as it comes, so a crash leaves only
+        requests in flight in doubt, as with one request at a time."""
+        if not work:
+            return
+        parallel = min(int(getattr(work[0][0], "parallel", 1)), len(work))
+        if parallel <= 1:
+            for adapter, chunk in work:
                 self._record(chunk, _send(adapter, [o for _r, o in chunk]))
                 self._flush()  # each provider call's result is durable before the next
+            return
+        # Threads only make the provider calls; the session stays on this thread.
+        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="siyu-send") as pool:
+            futures = {
+                pool.submit(_send, adapter, [o for _r, o in chunk]): chunk
+                for adapter, chunk in work
+            }
+            for future in as_completed(futures):
+                self._record(futures[future], future.result())
+                self._flush()
 
     def _chunks(
         self, items: Sequence[tuple[Row[Any], Outbound]]
