@@ -112,9 +112,15 @@ def _defaults(target: Table, keys: Sequence[str]) -> dict[str, Any]:
 
 
 def update_many(
-    session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]], *, key: str = "id"
+    session: Session,
+    model: type[Base],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    key: str = "id",
+    where: Mapping[str, Any] | None = None,
 ) -> None:
-    """UPDATE rows (all with the same keys) matched by `key`, one statement for all.
+    """UPDATE rows (all with the same keys) matched by `key`, one statement for all;
+    `where` adds conditions every row must also meet (e.g. still holding a lease).
 
     Like `insert_many`, SQLite gets the driver's `executemany` with the columns' own
     conversions; PostgreSQL gets SQLAlchemy's executemany.
@@ -124,10 +130,12 @@ def update_many(
     target = table(model)
     dialect = session.get_bind().dialect
     names = [name for name in rows[0] if name != key]
+    extra = dict(where or {})
     if dialect.name != "sqlite":
         statement = (
             update(target)
             .where(target.c[key] == bindparam("_key"))
+            .where(*(target.c[name] == value for name, value in extra.items()))
             .values({name: bindparam(name) for name in names})
         )
         session.execute(statement, [{**row, "_key": row[key]} for row in rows])
@@ -135,16 +143,21 @@ def update_many(
     columns = [target.c[name] for name in [*names, key]]
     processors = [_processor(column, dialect) for column in columns]
     active = [(i, _remembering(p)) for i, p in enumerate(processors) if p is not None]
+    fixed = [
+        value if (process := _processor(target.c[name], dialect)) is None else process(value)
+        for name, value in extra.items()
+    ]
     pick = itemgetter(*names, key)
     converted: list[tuple[Any, ...]] = []
     for row in rows:
         values = list(pick(row))
         for i, process in active:
             values[i] = process(values[i])
-        converted.append(tuple(values))
+        converted.append((*values, *fixed))
     quote = dialect.identifier_preparer.quote
     assignments = ", ".join(f"{quote(name)} = ?" for name in names)
-    sql = f"UPDATE {quote(target.name)} SET {assignments} WHERE {quote(key)} = ?"
+    conditions = "".join(f" AND {quote(target.c[name].name)} = ?" for name in extra)
+    sql = f"UPDATE {quote(target.name)} SET {assignments} WHERE {quote(key)} = ?{conditions}"
     session.connection().exec_driver_sql(sql, converted)
 
 
