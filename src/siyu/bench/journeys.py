@@ -3,9 +3,13 @@ second to a local fake SMS gateway (Alibaba Cloud SendBatchSms) with none duplic
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +50,12 @@ def run_journeys_bench(
     store = open_store(url)
     try:
         engine = _engine_bench(store, enrolments, batch)
+    finally:
+        store.dispose()
+    # On SQLite the sending benchmark gets a file of its own: otherwise it must first
+    # settle the engine run's million messages to made-up people (longer than both).
+    store = open_store(database_url or f"sqlite:///{base / 'dispatch.db'}")
+    try:
         sending = _dispatch_bench(store, messages, batch)
     finally:
         store.dispose()
@@ -103,8 +113,40 @@ def _engine_bench(store: Store, count: int, batch: int) -> dict[str, Any]:
     }
 
 
+def _serve_gateway(pipe: Connection) -> None:
+    """Child process: a fake Alibaba SMS gateway until told to stop, then its record."""
+    cpu = time.process_time()
+    with FakeAliyunSms() as gateway:
+        pipe.send(gateway.url)
+        pipe.recv()  # stop
+        pipe.send(
+            {
+                "received": len(gateway.sent),
+                "requests": gateway.requests,
+                "duplicates": len(gateway.duplicates()),
+                "cpu_seconds": time.process_time() - cpu,
+            }
+        )
+
+
+@contextmanager
+def _gateway_process() -> Iterator[tuple[str, dict[str, Any]]]:
+    """The fake gateway in its own process, as a real one is on another machine: its
+    CPU is then not counted against the sender (it still shares the machine's cores)."""
+    ours, theirs = multiprocessing.get_context("spawn").Pipe()
+    child = multiprocessing.get_context("spawn").Process(target=_serve_gateway, args=(theirs,))
+    child.start()
+    record: dict[str, Any] = {}
+    try:
+        yield str(ours.recv()), record
+    finally:
+        ours.send("stop")
+        record.update(ours.recv())
+        child.join(10)
+
+
 def _dispatch_bench(store: Store, count: int, batch: int) -> dict[str, Any]:
-    with FakeAliyunSms() as gateway, store.session() as session:
+    with _gateway_process() as (gateway_url, gateway), store.session() as session:
         tenant = get_tenant(session=session, name="default")
         _people(session, tenant, count)
         channels.configure_channel(
@@ -113,7 +155,7 @@ def _dispatch_bench(store: Store, count: int, batch: int) -> dict[str, Any]:
             channel="sms",
             config={
                 "provider": "aliyun",
-                "endpoint": gateway.url,
+                "endpoint": gateway_url,
                 "access_key_id": "LTAIfake",
                 "access_key_secret": "fake-secret",
                 "sign_name": "bench",
@@ -156,18 +198,19 @@ def _dispatch_bench(store: Store, count: int, batch: int) -> dict[str, Any]:
             if report.claimed == 0:
                 break
         seconds = time.perf_counter() - started
-        cpu = time.process_time() - cpu  # includes the fake gateway's thread
+        cpu = time.process_time() - cpu  # the sender only: the gateway is another process
         adapters.close()
-        return {
-            "messages": len(people),
-            "messages_sent": sent,
-            "gateway_received": len(gateway.sent),
-            "gateway_requests": gateway.requests,
-            "duplicates": len(gateway.duplicates()),
-            "dispatch_seconds": round(seconds, 2),
-            "dispatch_cpu_seconds": round(cpu, 2),
-            "messages_per_second": round(sent / seconds) if seconds else 0,
-        }
+    return {
+        "messages": len(people),
+        "messages_sent": sent,
+        "gateway_received": gateway["received"],
+        "gateway_requests": gateway["requests"],
+        "duplicates": gateway["duplicates"],
+        "dispatch_seconds": round(seconds, 2),
+        "dispatch_cpu_seconds": round(cpu, 2),
+        "gateway_cpu_seconds": round(gateway["cpu_seconds"], 2),
+        "messages_per_second": round(sent / seconds) if seconds else 0,
+    }
 
 
 def _people(session: Any, tenant: TenantContext, count: int) -> None:

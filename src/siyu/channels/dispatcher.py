@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import bindparam, or_, select, text, update
+import orjson
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -30,6 +32,7 @@ from siyu.channels.schemas import CONSENT_GROUP, DispatchReport, Outbound, SendO
 from siyu.channels.service import get_policy, tracking_config, unsubscribed
 from siyu.channels.templates import pick_locale, render
 from siyu.store.base import table, utcnow
+from siyu.store.bulk import gc_paused, update_many
 from siyu.tenants import TenantContext
 
 log = logging.getLogger(__name__)
@@ -68,9 +71,10 @@ def dispatch(
     by_tenant: dict[int, list[Row[Any]]] = defaultdict(list)
     for row in claimed:
         by_tenant[row.tenant_id].append(row)
-    for tenant_id, rows in by_tenant.items():
-        tenant = adapters.tenant(session, tenant_id)
-        _Pass(session, tenant, adapters, worker, now, max_attempts, report).run(rows)
+    with gc_paused():
+        for tenant_id, rows in by_tenant.items():
+            tenant = adapters.tenant(session, tenant_id)
+            _Pass(session, tenant, adapters, worker, now, max_attempts, report).run(rows)
     return report
 
 
@@ -136,11 +140,37 @@ class _Pass:
         self._mark_sending(to_send)
         self._flush()  # suppressed/deferred/in-doubt results, and "sending": before any send
         mine = self._still_mine([row.id for row, _o in to_send])
-        for adapter, items in chunks:
-            chunk = [(row, out) for row, out in items if row.id in mine]
-            if chunk:
+        work = [
+            (adapter, [(row, out) for row, out in items if row.id in mine])
+            for adapter, items in chunks
+        ]
+        for _channel, group in groupby(work, key=lambda w: w[0].channel):
+            self._send_chunks([(adapter, chunk) for adapter, chunk in group if chunk])
+
+    def _send_chunks(
+        self, work: Sequence[tuple[ChannelAdapter, list[tuple[Row[Any], Outbound]]]]
+    ) -> None:
+        """One channel's provider requests, up to the adapter's `parallel` at a time
+        (HTTP round trips overlap). Every message was committed `sending` before the
+        first request; each answer is committed as it comes, so a crash leaves only
+        requests in flight in doubt, as with one request at a time."""
+        if not work:
+            return
+        parallel = min(int(getattr(work[0][0], "parallel", 1)), len(work))
+        if parallel <= 1:
+            for adapter, chunk in work:
                 self._record(chunk, _send(adapter, [o for _r, o in chunk]))
                 self._flush()  # each provider call's result is durable before the next
+            return
+        # Threads only make the provider calls; the session stays on this thread.
+        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="siyu-send") as pool:
+            futures = {
+                pool.submit(_send, adapter, [o for _r, o in chunk]): chunk
+                for adapter, chunk in work
+            }
+            for future in as_completed(futures):
+                self._record(futures[future], future.result())
+                self._flush()
 
     def _chunks(
         self, items: Sequence[tuple[Row[Any], Outbound]]
@@ -245,7 +275,7 @@ class _Pass:
             if reason is not None:
                 self._done(row, "suppressed", reason=reason)
                 continue
-            variables = links.variables(row, card)
+            variables = links.variables(row, card, content)
             try:
                 payload = render(content, variables)
             except Exception as error:  # a broken template fails this message, not the batch
@@ -260,19 +290,17 @@ class _Pass:
     # -- bookkeeping ------------------------------------------------------------------
 
     def _mark_sending(self, items: Sequence[tuple[Row[Any], Outbound]]) -> None:
-        if not items:
-            return
-        self.session.execute(
-            update(_M)
-            .where(_M.c.id == bindparam("_id"), _M.c.lease_owner == self.worker)
-            .values(
-                status="sending",
-                payload=bindparam("payload"),
-                recipient=bindparam("recipient"),
-                sent_at=self.now,
-            ),
-            [{"_id": r.id, "payload": o.payload, "recipient": o.recipient} for r, o in items],
-        )
+        rows = [
+            {
+                "id": r.id,
+                "status": "sending",
+                "payload": o.payload,
+                "recipient": o.recipient,
+                "sent_at": self.now,
+            }
+            for r, o in items
+        ]
+        update_many(self.session, Message, rows, where={"lease_owner": self.worker})
 
     def _still_mine(self, ids: Sequence[int]) -> set[int]:
         mine: set[int] = set()
@@ -329,7 +357,7 @@ class _Pass:
             setattr(self.report, counter, getattr(self.report, counter) + 1)
         self.settle.append(
             {
-                "_id": row.id,
+                "id": row.id,
                 "status": status,
                 "reason": reason,
                 "not_before": None,
@@ -352,7 +380,7 @@ class _Pass:
             self.report.deferred += 1
         self.settle.append(
             {
-                "_id": row.id,
+                "id": row.id,
                 "status": status,
                 "reason": reason,
                 "not_before": at if at is not None else self.now,
@@ -363,21 +391,8 @@ class _Pass:
         )
 
     def _flush(self) -> None:
-        if self.settle:
-            self.session.execute(
-                update(_M)
-                .where(_M.c.id == bindparam("_id"), _M.c.lease_owner == self.worker)
-                .values(
-                    status=bindparam("status"),
-                    reason=bindparam("reason"),
-                    not_before=bindparam("not_before"),
-                    lease_until=bindparam("lease_until"),
-                    provider_id=bindparam("provider_id"),
-                    attempts=bindparam("attempts"),
-                ),
-                self.settle,
-            )
-            self.settle = []
+        update_many(self.session, Message, self.settle, where={"lease_owner": self.worker})
+        self.settle = []
         self.session.commit()
 
 
@@ -448,20 +463,21 @@ class _Links:
         self.base = str(tracking.get("base_url", "")).rstrip("/")
         self.tenant_id = tenant_id
 
-    def variables(self, row: Row[Any], card: profiles.ContactCard | None) -> dict[str, Any]:
+    def variables(
+        self, row: Row[Any], card: profiles.ContactCard | None, content: dict[str, Any]
+    ) -> dict[str, Any]:
         given = dict(row.variables or {})
         person = dict(card.attributes) if card else {}
         person.update(given.pop("person", {}) or {})
-        group = CONSENT_GROUP.get(row.channel) or row.channel
-        unsubscribe = sign_token(self.secret, {"t": self.tenant_id, "o": row.oneid, "c": group})
         track: Callable[[str], str] = lambda url: (  # noqa: E731 - a template function
             f"{self.base}/api/v1/t/"
             + sign_token(self.secret, {"t": self.tenant_id, "k": row.key, "u": url})
         )
-        return {
-            **given,
-            "person": person,
-            "unsubscribe_url": f"{self.base}/api/v1/unsubscribe/{unsubscribe}",
-            "track": track,
-            "message_key": row.key,
-        }
+        variables = {**given, "person": person, "track": track, "message_key": row.key}
+        # The signed unsubscribe link (an HMAC per message) only where it is used: e-mail's
+        # List-Unsubscribe header, or content that names it.
+        if row.channel == "email" or b"unsubscribe_url" in orjson.dumps(content):
+            group = CONSENT_GROUP.get(row.channel) or row.channel
+            token = sign_token(self.secret, {"t": self.tenant_id, "o": row.oneid, "c": group})
+            variables["unsubscribe_url"] = f"{self.base}/api/v1/unsubscribe/{token}"
+        return variables

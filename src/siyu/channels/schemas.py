@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -49,6 +49,21 @@ class NewMessage(BaseModel):
     variables: dict[str, Any] | None = None
     origin: str | None = None
     not_before: datetime | None = None
+
+
+class Queued(NamedTuple):
+    """A message built by trusted code from validated parts (a journey step): the same
+    fields as `NewMessage`, without pydantic's per-object cost (~8 µs each, a million
+    times in a big journey run)."""
+
+    key: str
+    oneid: str
+    channel: str
+    category: Category
+    content: dict[str, Any]
+    variables: dict[str, Any] | None
+    origin: str | None
+    not_before: datetime | None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from siyu.channels.schemas import (
     SECRET_FIELDS,
     MessageView,
     NewMessage,
+    Queued,
     TouchPolicy,
 )
 from siyu.store.base import utcnow
@@ -28,7 +29,7 @@ TRACKING = "tracking"  # account holding the link-signing secret and the public 
 
 
 def enqueue_messages(
-    *, session: Session, tenant: TenantContext, messages: Sequence[NewMessage]
+    *, session: Session, tenant: TenantContext, messages: Sequence[NewMessage | Queued]
 ) -> int:
     """Queue messages for the dispatcher (returns how many were given); a key already
     queued is left alone."""
@@ -52,9 +53,9 @@ def enqueue_messages(
         }
         for m in messages
     ]
-    for message in messages:
-        if message.channel not in CHANNELS:
-            raise ValueError(f"unknown channel {message.channel!r}")
+    for channel in {m.channel for m in messages}:
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}")
     # A key queued before (a step run again after a crash) is skipped, not an error.
     insert_many(session, Message, rows, ignore_conflicts=True)
     return len(rows)

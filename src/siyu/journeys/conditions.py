@@ -68,11 +68,20 @@ def evaluate(condition: Condition | None, facts: Mapping[str, Any]) -> bool:
     return _test(lookup(facts, condition.field or ""), condition.op, condition.value)
 
 
+_PARTS: dict[str, list[str]] = {}
+
+
 def lookup(facts: Mapping[str, Any], path: str) -> Any:
     """The value at a dotted path (`record.properties.amount`), or a missing marker."""
     value: Any = facts
-    for part in path.split("."):
-        if isinstance(value, Mapping) and part in value:
+    parts = _PARTS.get(path)
+    if parts is None:
+        parts = path.split(".")
+        if len(_PARTS) < 10_000:  # paths come from definitions: few, but stay bounded
+            _PARTS[path] = parts
+    for part in parts:
+        # `type is dict` first: the Mapping ABC check is several times slower.
+        if (type(value) is dict or isinstance(value, Mapping)) and part in value:
             value = value[part]
         else:
             return _MISSING

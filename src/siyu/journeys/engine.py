@@ -27,7 +27,7 @@ from siyu.journeys.models import DeadLetter, Enrolment, Journey, JourneyVersion,
 from siyu.journeys.ports import Ports
 from siyu.journeys.schemas import GrantStep, JourneyDefinition, RunReport, TagStep
 from siyu.store.base import table, utcnow
-from siyu.store.bulk import insert_many, update_many
+from siyu.store.bulk import gc_paused, insert_many, update_many
 from siyu.tenants import TenantContext, get_tenant_by_id
 
 log = logging.getLogger(__name__)
@@ -81,15 +81,35 @@ def run_due(
     """Run the enrolments whose time has come (every tenant); one batch."""
     now = now or utcnow()
     held = list(session.scalars(select(Journey.id).where(Journey.status == "paused")))
-    ids = _claim(session, worker, now, limit, lease, held)
-    session.commit()
     report = RunReport()
-    if not ids:
-        return report
-    query = select(Enrolment).where(Enrolment.id.in_(ids), Enrolment.lease_owner == worker)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()  # an event changing one of them waits for us
-    rows = session.execute(_columns(query)).all()
+    with gc_paused():
+        if session.get_bind().dialect.name == "sqlite":
+            # BEGIN IMMEDIATE (the session's first statement) already holds SQLite's one
+            # write lock: nobody can change these rows until we commit, so the due rows
+            # are read and run in the same transaction, with no lease to write and re-read.
+            rows = _due_rows(session, now, limit, held)
+        else:
+            ids = _claim(session, worker, now, limit, lease, held)
+            session.commit()
+            # Re-read under lock: an event changing one of them meanwhile waits for us.
+            query = _columns(select(_E).where(_E.c.id.in_(ids), _E.c.lease_owner == worker))
+            locked = query.order_by(_E.c.id).with_for_update()
+            rows = list(session.execute(locked).all()) if ids else []
+        _run_rows(session, ports, rows, now, max_attempts, report)
+    session.commit()
+    return report
+
+
+def _run_rows(
+    session: Session,
+    ports: Ports,
+    rows: Sequence[Row[Any]],
+    now: datetime,
+    max_attempts: int,
+    report: RunReport,
+) -> None:
+    if not rows:
+        return
     loaded = definitions(session, {(r.journey_id, r.version) for r in rows})
     by_tenant: dict[int, list[Row[Any]]] = defaultdict(list)
     for row in rows:
@@ -97,8 +117,21 @@ def run_due(
     for tenant_id, tenant_rows in by_tenant.items():
         tenant = get_tenant_by_id(session=session, tenant_id=tenant_id)
         _Batch(session, tenant, ports, loaded, now, max_attempts, report).run(tenant_rows)
-    session.commit()
-    return report
+
+
+def _due(now: datetime, limit: int, held: Sequence[int]) -> Any:
+    due = select(_E.c.id).where(
+        _E.c.due_at <= now, or_(_E.c.lease_until.is_(None), _E.c.lease_until < now)
+    )
+    if held:
+        due = due.where(_E.c.journey_id.not_in(held))
+    return due.order_by(_E.c.due_at).limit(limit)
+
+
+def _due_rows(session: Session, now: datetime, limit: int, held: Sequence[int]) -> list[Row[Any]]:
+    """SQLite: the due rows themselves, read inside the write transaction."""
+    query = _columns(_due(now, limit, held))
+    return sorted(session.execute(query).all(), key=lambda r: r.id)
 
 
 def _claim(
@@ -109,14 +142,8 @@ def _claim(
     lease: timedelta,
     held: Sequence[int],
 ) -> list[int]:
-    due = select(_E.c.id).where(
-        _E.c.due_at <= now, or_(_E.c.lease_until.is_(None), _E.c.lease_until < now)
-    )
-    if held:
-        due = due.where(_E.c.journey_id.not_in(held))
-    due = due.order_by(_E.c.due_at).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+    """Lease due rows; another worker's rows are skipped (FOR UPDATE SKIP LOCKED)."""
+    due = _due(now, limit, held).with_for_update(skip_locked=True)
     statement = (
         update(_E)
         .where(_E.c.id.in_(due.scalar_subquery()))
@@ -127,22 +154,23 @@ def _claim(
 
 
 def _columns(query: Any) -> Any:
+    """Only what a pass needs, through Core (no ORM objects per row)."""
     return query.with_only_columns(
-        Enrolment.id,
-        Enrolment.tenant_id,
-        Enrolment.journey_id,
-        Enrolment.version,
-        Enrolment.oneid,
-        Enrolment.status,
-        Enrolment.step,
-        Enrolment.due_at,
-        Enrolment.attempts,
-        Enrolment.step_count,
-        Enrolment.arm,
-        Enrolment.wait_event,
-        Enrolment.context,
-        Enrolment.entered_at,
-    ).order_by(Enrolment.id)
+        _E.c.id,
+        _E.c.tenant_id,
+        _E.c.journey_id,
+        _E.c.version,
+        _E.c.oneid,
+        _E.c.status,
+        _E.c.step,
+        _E.c.due_at,
+        _E.c.attempts,
+        _E.c.step_count,
+        _E.c.arm,
+        _E.c.wait_event,
+        _E.c.context,
+        _E.c.entered_at,
+    )
 
 
 class _Batch:
@@ -161,6 +189,7 @@ class _Batch:
         self.session, self.tenant, self.ports, self.loaded = session, tenant, ports, loaded
         self.now, self.max_attempts, self.report = now, max_attempts, report
         self.oneids: list[str] = []
+        self.read: dict[int, dict[str, Any]] = {}  # each enrolment's context as read
         self._light: dict[str, dict[str, Any]] | None = None
         self._cards: dict[str, profiles.ContactCard] | None = None
 
@@ -171,23 +200,26 @@ class _Batch:
         )
         states: list[steps.State] = []
         dead: list[dict[str, Any]] = []
+        run, now, ran, done = steps.run, self.now, 0, 0
         for row in rows:
-            state = _state(row, self.loaded)
-            if row.due_at is None or row.due_at > self.now:
+            loaded = self.loaded[(row.journey_id, row.version)]
+            state = _state(row, loaded.key)
+            self.read[state.id] = state.context
+            if row.due_at is None or row.due_at > now:
                 states.append(state)  # changed since the claim: nothing due, release it
                 continue
             try:
-                steps.run(
-                    state, self.loaded[(row.journey_id, row.version)].definition, effects, self.now
-                )
+                run(state, loaded.definition, effects, now)
                 state.attempts = 0
             except steps.StepError as error:  # steps before the failing one stand
                 state = self._failed(row, state, error.__cause__ or error, dead)
             except Exception as error:  # anything else: as if this pass never ran
-                state = self._failed(row, _state(row, self.loaded), error, dead)
-            self.report.steps += sum(1 for t in state.trace if t["step"] is not None)
+                state = self._failed(row, _state(row, loaded.key), error, dead)
+            ran += sum(1 for t in state.trace if t["step"] is not None)
             states.append(state)
-            self.report.enrolments += 1
+            done += 1
+        self.report.steps += ran
+        self.report.enrolments += done
         self._write(states, dead)
 
     def _failed(
@@ -227,28 +259,33 @@ class _Batch:
 
     def _write(self, states: Sequence[steps.State], dead: Sequence[dict[str, Any]]) -> None:
         session = self.session
-        update_many(
-            session,
-            Enrolment,
-            [
-                {
-                    "id": s.id,
-                    "status": s.status,
-                    "step": s.step,
-                    "due_at": s.due_at,
-                    "attempts": s.attempts,
-                    "step_count": s.step_count,
-                    "arm": s.arm,
-                    "wait_event": s.wait_event,
-                    "context": s.context,
-                    "finished_at": s.finished_at,
-                    "last_error": s.last_error,
-                    "lease_owner": None,
-                    "lease_until": None,
-                }
-                for s in states
-            ],
-        )
+        rows = [
+            {
+                "id": s.id,
+                "status": s.status,
+                "step": s.step,
+                "due_at": s.due_at,
+                "attempts": s.attempts,
+                "step_count": s.step_count,
+                "arm": s.arm,
+                "wait_event": s.wait_event,
+                "finished_at": s.finished_at,
+                "last_error": s.last_error,
+                "lease_owner": None,
+                "lease_until": None,
+            }
+            for s in states
+        ]
+        # Most passes leave the context (trigger record, data) alone: rewriting it would
+        # serialise and store the same JSON again for every enrolment.
+        same = [row for row, s in zip(rows, states, strict=True) if s.context is self.read[s.id]]
+        changed = [
+            {**row, "context": s.context}
+            for row, s in zip(rows, states, strict=True)
+            if s.context is not self.read[s.id]
+        ]
+        update_many(session, Enrolment, same)
+        update_many(session, Enrolment, changed)
         trace = [
             {"tenant_id": self.tenant.id, "enrolment_id": s.id, "at": self.now, "entries": s.trace}
             for s in states
@@ -305,21 +342,24 @@ class _Batch:
         return granted.coupon_code
 
 
-def _state(row: Row[Any], loaded: dict[tuple[int, int], Loaded]) -> steps.State:
+def _state(row: Row[Any], key: str) -> steps.State:
+    # By position: the columns are `_columns`' (attribute access by name costs more).
+    (id_, tenant_id, journey_id, version, oneid, status, step, due_at, attempts) = row[:9]
+    (step_count, arm, wait_event, context, entered_at) = row[9:]
     return steps.State(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        journey_id=row.journey_id,
-        journey_key=loaded[(row.journey_id, row.version)].key,
-        version=row.version,
-        oneid=row.oneid,
-        status=row.status,
-        step=row.step,
-        due_at=row.due_at,
-        attempts=row.attempts,
-        step_count=row.step_count,
-        arm=row.arm,
-        wait_event=row.wait_event,
-        context=dict(row.context or {}),
-        entered_at=row.entered_at,
+        id_,
+        tenant_id,
+        journey_id,
+        key,
+        version,
+        oneid,
+        status,
+        step,
+        due_at,
+        attempts,
+        step_count,
+        arm,
+        wait_event,
+        context or {},  # never changed in place: steps give a state a new dict
+        entered_at,
     )

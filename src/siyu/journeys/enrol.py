@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from siyu.journeys.models import Enrolment, Journey
 from siyu.journeys.schemas import JourneyDefinition
 from siyu.journeys.steps import IN_FLIGHT
-from siyu.store.bulk import insert_many
+from siyu.store.bulk import gc_paused, insert_many
 from siyu.tenants import TenantContext
 
 
@@ -36,15 +36,30 @@ def enrol_many(
 ) -> tuple[int, int]:
     """Enrol (oneid, dedupe key, context) items into the journey's live version.
     Returns (enrolled, skipped): the re-entry policy and the dedupe key decide."""
+    with gc_paused():
+        return _enrol_many(session, tenant, journey, definition, items, now)
+
+
+def _enrol_many(
+    session: Session,
+    tenant: TenantContext,
+    journey: Journey,
+    definition: JourneyDefinition,
+    items: Sequence[tuple[str, str, dict[str, Any]]],
+    now: datetime,
+) -> tuple[int, int]:
     policy = definition.reentry
-    history = _history(session, tenant, journey.id, [oneid for oneid, _k, _c in items])
+    history: dict[str, list[tuple[str, datetime]]] = {}
+    if policy.policy != "concurrent":  # concurrent entries ignore earlier ones
+        history = _history(session, tenant, journey.id, [oneid for oneid, _k, _c in items])
     taken: set[str] = set()
     rows: list[dict[str, Any]] = []
     skipped = 0
     first = definition.steps[0].id
     for oneid, key, context in items:
         if policy.policy != "concurrent":
-            if oneid in taken or not _may_enter(policy.policy, policy.days, history[oneid], now):
+            earlier = history.get(oneid, [])
+            if oneid in taken or not _may_enter(policy.policy, policy.days, earlier, now):
                 skipped += 1
                 continue
             taken.add(oneid)
@@ -66,10 +81,14 @@ def enrol_many(
         )
     if not rows:
         return 0, skipped
-    before = _count(session, tenant, journey.id, [r["dedupe_key"] for r in rows])
-    insert_many(session, Enrolment, rows, ignore_conflicts=True)  # same trigger twice: once
-    after = _count(session, tenant, journey.id, [r["dedupe_key"] for r in rows])
-    enrolled = after - before
+    # The same trigger twice enrols once: rows whose dedupe key exists are skipped.
+    if session.get_bind().dialect.name == "sqlite":  # the driver counts what went in
+        enrolled = insert_many(session, Enrolment, rows, ignore_conflicts=True) or 0
+    else:
+        keys = [r["dedupe_key"] for r in rows]
+        before = _count(session, tenant, journey.id, keys)
+        insert_many(session, Enrolment, rows, ignore_conflicts=True)
+        enrolled = _count(session, tenant, journey.id, keys) - before
     return enrolled, skipped + len(rows) - enrolled
 
 

@@ -208,10 +208,9 @@ def enrol(
         (journey.id, journey.live_version)
     ].definition
     request = request_id or uuid.uuid4().hex
-    items = [
-        (o, dedupe_key("manual", request, o), {"data": data or {}, "trigger": "manual"})
-        for o in oneids
-    ]
+    # One context object for all: the store serialises it once for the whole batch.
+    context = {"data": data or {}, "trigger": "manual"}
+    items = [(o, dedupe_key("manual", request, o), context) for o in oneids]
     enrolled, skipped = enrol_many(session, tenant, journey, definition, items, now or utcnow())
     ids: list[int] = []
     if len(items) <= 1000:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from siyu.channels import NewMessage
+from siyu.channels import Queued
 from siyu.journeys.conditions import evaluate
 from siyu.journeys.schemas import (
     BranchStep,
@@ -56,10 +56,10 @@ class State:
     finished_at: datetime | None = None
     last_error: str | None = None
     trace: list[dict[str, Any]] = field(default_factory=list)
-    messages: list[NewMessage] = field(default_factory=list)
+    messages: list[Queued] = field(default_factory=list)
 
     def log(self, step: str | None, at: datetime, result: str, **detail: Any) -> None:
-        entry: dict[str, Any] = {"step": step, "at": at.isoformat(), "result": result}
+        entry: dict[str, Any] = {"step": step, "at": iso(at), "result": result}
         if detail:
             entry["detail"] = detail
         self.trace.append(entry)
@@ -67,6 +67,20 @@ class State:
     def finish(self, status: str, at: datetime) -> None:
         self.status, self.step, self.due_at, self.finished_at = status, None, None, at
         self.wait_event = None
+
+
+_last_iso: list[tuple[datetime | None, str]] = [(None, "")]
+
+
+def iso(at: datetime) -> str:
+    """`at.isoformat()`, remembered for the last time given: a pass logs every step of
+    thousands of enrolments at one `now`. (One tuple swapped whole: thread-safe.)"""
+    last = _last_iso[0]
+    if last[0] is at:
+        return last[1]
+    text = at.isoformat()
+    _last_iso[0] = (at, text)
+    return text
 
 
 class Effects:
@@ -193,7 +207,7 @@ def _wait(state: State, step: Step, d: JourneyDefinition, e: Effects, now: datet
 
 def _branch(state: State, step: Step, d: JourneyDefinition, e: Effects, now: datetime) -> Outcome:
     assert isinstance(step, BranchStep)
-    needs_person = any(f.startswith("person.") for c in step.cases for f in c.when.fields())
+    needs_person = _reads_person(step)
     seen = facts(state, e, needs_person)
     for index, case in enumerate(step.cases):
         if evaluate(case.when, seen):
@@ -203,6 +217,21 @@ def _branch(state: State, step: Step, d: JourneyDefinition, e: Effects, now: dat
     following = d.following(step.id)
     state.log(step.id, now, "branch", case="default", next=following)
     return following, None
+
+
+_READS_PERSON: dict[int, tuple[BranchStep, bool]] = {}
+
+
+def _reads_person(step: BranchStep) -> bool:
+    """Whether a branch's conditions read `person.*` (worked out once per step object)."""
+    known = _READS_PERSON.get(id(step))
+    if known is None or known[0] is not step:
+        if len(_READS_PERSON) > 10_000:  # definitions are re-read per batch: stay small
+            _READS_PERSON.clear()
+        fields = [f for c in step.cases for f in c.when.fields()]
+        known = (step, any(f.startswith("person.") for f in fields))
+        _READS_PERSON[id(step)] = known
+    return known[1]
 
 
 def split_point(journey_id: int, oneid: str, step_id: str) -> float:
@@ -265,15 +294,15 @@ def _queue(
 ) -> str:
     key = message_key(state, step_id)
     state.messages.append(
-        NewMessage.model_construct(  # built from a validated definition: no re-validation
-            key=key,
-            oneid=state.oneid,
-            channel=channel,
-            category=category,
-            content=content,
-            variables=_variables(state, e),
-            origin=f"journey:{state.journey_id}:{state.version}:{step_id}",
-            not_before=now,
+        Queued(  # built from a validated definition: no re-validation
+            key,
+            state.oneid,
+            channel,
+            category,
+            content,
+            _variables(state, e),
+            f"journey:{state.journey_id}:{state.version}:{step_id}",
+            now,
         )
     )
     return key

@@ -48,6 +48,9 @@ class AliyunSms:
     channel = "sms"
     max_batch = 100  # SendBatchSms takes at most 100 numbers
     in_doubt: InDoubt = "lookup"  # QuerySendDetails returns our OutId
+    # Requests in flight at once (a worker's pass sends its chunks over pooled
+    # connections); the gateway's own rate limits answer as throttling, retried later.
+    parallel = 4
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.endpoint = str(config.get("endpoint", "https://dysmsapi.aliyuncs.com"))

@@ -70,6 +70,9 @@ class TencentSms:
     channel = "sms"
     max_batch = 200  # SendSms takes at most 200 numbers (with the same parameters)
     in_doubt: InDoubt = "lookup"  # status reports carry our SessionContext
+    # Requests in flight at once (a worker's pass sends its chunks over pooled
+    # connections); the gateway's own rate limits answer as throttling, retried later.
+    parallel = 4
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.endpoint = str(config.get("endpoint", "https://sms.tencentcloudapi.com"))
