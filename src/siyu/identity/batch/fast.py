@@ -33,13 +33,8 @@ Ints = npt.NDArray[np.int64]
 Flags = npt.NDArray[np.bool_]
 
 # Types as their dictionary index: grouping on (integer, string) beats (string, string).
-_SHARED_KEYS = """
-WITH shared AS (
-    SELECT type, value, (row_number() OVER () - 1)::INTEGER AS kid
-    FROM key_rows GROUP BY type, value HAVING count(*) > 1
-)
-SELECT row, kid FROM key_rows JOIN shared USING (type, value)
-"""
+# Each shared key's rows come back as one list: no join of the key rows back to the keys.
+_SHARED_KEYS = "SELECT list(row) AS rows FROM key_rows GROUP BY type, value HAVING count(*) > 1"
 
 
 def fast_components(
@@ -56,10 +51,7 @@ def fast_components(
     keys = _read(engine, KEYS, ["seq", "pos", "id_type", "value"])
     types = keys.column("id_type").combine_chunks()
     kid = np.full(keys.num_rows, -1, dtype=np.int64)
-    shared = _shared_keys(keys, types)
-    kid[shared.column("row").to_numpy()] = shared.column("kid").to_numpy()
-    del shared
-    n_keys = int(kid.max()) + 1 if len(kid) else 0
+    n_keys = _shared_keys(keys, types, kid)
     code = _type_codes(types, rules)
     key_seqs = keys.column("seq").to_numpy()
     dense = len(seqs) > 0 and int(seqs[-1]) - int(seqs[0]) + 1 == len(seqs)
@@ -134,7 +126,9 @@ def fast_components(
         replay_components=int(replay_f.sum()),
         replay_records=int(replay.sum()),
         replay_input=(
-            links.select(["seq", "kind"]).filter(pa.array(replay)),
+            links.select(["seq", "kind"])
+            .append_column("full", table.column("full"))
+            .filter(pa.array(replay)),
             keys.select(["seq", "pos", "id_type", "value"]).filter(pa.array(replay[rid])),
         ),
     )
@@ -149,8 +143,8 @@ def _read(engine: Engine, fact: str, columns: list[str]) -> pa.Table:
     return pq.read_table(files[0], columns=columns, read_dictionary=wanted)
 
 
-def _shared_keys(keys: pa.Table, types: pa.DictionaryArray) -> pa.Table:
-    """row, kid for every key row whose key (type, value) other rows carry too."""
+def _shared_keys(keys: pa.Table, types: pa.DictionaryArray, kid: Ints) -> int:
+    """Number the keys (type, value) several rows carry: kid[row] = key; returns how many."""
     rows = pa.table(
         {
             "row": pa.array(np.arange(keys.num_rows, dtype=np.int64)),
@@ -161,9 +155,15 @@ def _shared_keys(keys: pa.Table, types: pa.DictionaryArray) -> pa.Table:
     con = duckdb.connect()
     try:
         con.register("key_rows", rows)
-        return con.sql(_SHARED_KEYS).to_arrow_table()
+        lists = con.sql(_SHARED_KEYS).to_arrow_table().column("rows").combine_chunks()
     finally:
         con.close()
+    del rows
+    if len(lists) == 0:
+        return 0
+    sizes = pc.list_value_length(lists).to_numpy()
+    kid[lists.flatten().to_numpy()] = np.repeat(np.arange(len(lists)), sizes)
+    return len(lists)
 
 
 def _type_codes(column: pa.DictionaryArray, rules: IdentityRules) -> npt.NDArray[np.int8]:

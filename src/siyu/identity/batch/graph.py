@@ -50,7 +50,7 @@ class Components:
     full_components: int
     replay_components: int
     replay_records: int
-    # The records to replay (seq, kind) and their key rows (seq, pos, id_type, value), when
+    # The records to replay (seq, kind, full) and their key rows (seq, pos, id_type, value), when
     # the component step already holds them; else the replay reads them from the engine.
     replay_input: tuple[pa.Table, pa.Table] | None = None
 
