@@ -140,7 +140,8 @@ def _read(engine: Engine, fact: str, columns: list[str]) -> pa.Table:
     if len(files) != 1:
         raise ValueError(f"the fast path reads {fact} as one Parquet file, found {len(files)}")
     wanted = [c for c in ("kind", "id_type") if c in columns]
-    return pq.read_table(files[0], columns=columns, read_dictionary=wanted)
+    # One file, read directly: `pq.read_table` goes through datasets (and imports pandas).
+    return pq.ParquetFile(files[0], read_dictionary=wanted).read(columns=columns)
 
 
 def _shared_keys(keys: pa.Table, types: pa.DictionaryArray, kid: Ints) -> int:
@@ -183,10 +184,15 @@ def _components(nodes: int, a: Ints, b: Ints, counted: int) -> tuple[int, Ints]:
 
     Labels are renumbered 0..n-1 over the components holding one of the first `counted`
     nodes (the records); the others (lone key nodes) keep a meaningless label."""
-    graph = csr_matrix(
-        (np.ones(len(a), dtype=np.int8), (a.astype(np.int32), b.astype(np.int32))),
-        shape=(nodes, nodes),
-    )
+    ones = np.ones(len(a), dtype=np.int8)
+    if len(a) and bool(np.all(a[1:] >= a[:-1])):
+        # Edges already in row order (key rows come by seq): the CSR arrays directly,
+        # without scipy's COO conversion (a sort and a duplicate sum over every edge).
+        indptr = np.zeros(nodes + 1, dtype=np.int32)
+        np.cumsum(np.bincount(a, minlength=nodes), out=indptr[1:])
+        graph = csr_matrix((ones, b.astype(np.int32), indptr), shape=(nodes, nodes))
+    else:
+        graph = csr_matrix((ones, (a.astype(np.int32), b.astype(np.int32))), shape=(nodes, nodes))
     count, labels = connected_components(graph, directed=False)
     present = np.zeros(count, dtype=bool)
     present[labels[:counted]] = True
