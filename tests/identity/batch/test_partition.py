@@ -151,6 +151,62 @@ def test_anonymous_records_join_their_device_holder_without_replay(tmp_path: Pat
         engine.close()
 
 
+@pytest.mark.parametrize(
+    ("records", "replayed", "groups"),
+    [
+        # A later carrier of the device absorbs the anonymous record: no replay.
+        (
+            (
+                (1, "customer", (("phone_sha256", "a"), ("device_id", "d"))),
+                (2, "event", (("device_id", "d"),)),
+                (3, "order", (("phone_sha256", "b"),)),
+                (4, "order", (("phone_sha256", "a"), ("phone_sha256", "b"), ("device_id", "d"))),
+            ),
+            0,
+            {1: 1, 2: 1, 3: 1, 4: 1},
+        ),
+        # After every identified record: the carriers are one person by then. No replay.
+        (
+            (
+                (1, "customer", (("phone_sha256", "a"), ("device_id", "d"))),
+                (2, "order", (("phone_sha256", "a"), ("device_id", "d"))),
+                (3, "event", (("device_id", "d"),)),
+            ),
+            0,
+            {1: 1, 2: 1, 3: 1},
+        ),
+        # Between: the two carriers are still two persons, and no carrier comes later.
+        (
+            (
+                (1, "customer", (("phone_sha256", "a"), ("device_id", "d"))),
+                (2, "order", (("phone_sha256", "b"), ("device_id", "d"))),
+                (3, "event", (("device_id", "d"),)),
+                (4, "order", (("phone_sha256", "a"), ("phone_sha256", "b"))),
+            ),
+            4,
+            {1: 1, 2: 1, 3: 3, 4: 1},
+        ),
+    ],
+    ids=["carrier-later", "after-all", "between"],
+)
+def test_an_anonymous_record_on_a_device_of_several_records(
+    records: tuple[tuple[int, str, tuple[tuple[str, str], ...]], ...],
+    replayed: int,
+    groups: dict[int, int],
+    tmp_path: Path,
+) -> None:
+    graph = Graph(records)
+    assert reference(graph, IdentityRules()).groups == groups
+    engine = open_engine("duckdb", snapshot=write_graph(tmp_path, graph))
+    try:
+        for method in ("fast", "portable"):
+            found, result = run(engine, graph, IdentityRules(), method)
+            assert found.components.replay_records == replayed, method
+            assert result.groups == groups, method
+    finally:
+        engine.close()
+
+
 P1, U1, P2 = ("phone_sha256", "p1"), ("wechat_unionid", "u1"), ("phone_sha256", "p2")
 
 

@@ -82,11 +82,24 @@ def fast_components(
         risky_s |= _distinct_per_component(of_type, rid, kid, rec_s, key_s, n_strong) > limit
     ident_s = np.bincount(rec_s, weights=identified, minlength=n_strong) > 0
 
-    # An anonymous record is "simple" when its one weak key has one identified carrier.
-    carriers = np.bincount(kid[weak_row & (kid >= 0) & identified[rid]], minlength=n_keys)
+    # An anonymous record is "simple" (decided without replay, see graph.py) when its one
+    # weak key has identified carriers and either just one, or one arrives after it, or
+    # it arrives after every identified record of its full component.
+    carrier_row = weak_row & (kid >= 0) & identified[rid]
+    carriers = np.bincount(kid[carrier_row], minlength=n_keys)
+    last_carrier = np.zeros(n_keys, dtype=np.int64)
+    np.maximum.at(last_carrier, kid[carrier_row], seqs[rid[carrier_row]])
+    last_identified = np.zeros(n_full, dtype=np.int64)
+    np.maximum.at(last_identified, rec_f[identified], seqs[identified])
     anon_row = weak_row & anonymous[rid] & (kid >= 0)
+    anon_rid, anon_kid = rid[anon_row], kid[anon_row]
+    anon_seq, held = seqs[anon_rid], carriers[anon_kid]
+    settled = (held == 1) | (
+        (held > 1)
+        & ((anon_seq < last_carrier[anon_kid]) | (anon_seq > last_identified[rec_f[anon_rid]]))
+    )
     simple = np.zeros(n_records, dtype=bool)
-    simple[rid[anon_row][carriers[kid[anon_row]] == 1]] = True
+    simple[anon_rid[settled]] = True
     simple &= weak_count == 1
 
     def any_in_full(flags: Flags) -> Flags:
