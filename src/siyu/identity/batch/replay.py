@@ -91,7 +91,11 @@ _Part = tuple[pa.Table, pa.Table]
 def _split(records: pa.Table, rows: pa.Table, workers: int) -> list[_Part]:
     """The records (and their key rows) in up to `workers` parts of whole full components,
     about equal in records."""
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if (
+        workers < 2
+        or "fork" not in multiprocessing.get_all_start_methods()
+        or multiprocessing.current_process().daemon  # may not start processes of its own
+    ):
         return [(records, rows)]
     full = records.column("full").to_numpy()
     labels, first, sizes = np.unique(full, return_index=True, return_counts=True)
