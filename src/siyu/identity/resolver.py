@@ -115,8 +115,11 @@ class Resolver:
 
     def add(self, record: Incoming) -> str:
         """Resolve one record; returns the OneID it belongs to (before later merges)."""
-        strong = [key for key in record.keys if key[0] not in self.weak_types]
-        weak = [key for key in record.keys if key[0] in self.weak_types]
+        strong: list[Key] = []
+        weak: list[Key] = []
+        weak_types = self.weak_types
+        for key in record.keys:
+            (weak if key[0] in weak_types else strong).append(key)
         own = PersonState(oneid="", first_seq=record.seq)
         own.customer_records = 1 if record.kind == "customer" else 0
         if record.seq in self.forbidden_by_seq:
@@ -170,6 +173,8 @@ class Resolver:
         for key in weak:
             for holder in self.weak_holders.get(key, ()):
                 holders.setdefault(self.current(holder), key)
+        if not holders:  # keys nobody holds yet: nothing to join
+            return self._create(own) if person is None else person
         anonymous = sorted(
             (o for o in holders if not self.persons[o].identified),
             key=lambda o: self.persons[o].first_seq,

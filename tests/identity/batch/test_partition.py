@@ -4,11 +4,13 @@ order) on random graphs with guards, weak identifiers and cannot-links; the fast
 
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -27,6 +29,8 @@ from siyu.engine import Engine, open_engine
 from siyu.identity.batch import Partition, partition
 from siyu.tenants import IdentityRules
 
+# The module, not the function `siyu.identity.batch.replay` its package exports.
+replay_module = importlib.import_module("siyu.identity.batch.replay")
 EXAMPLES = int(os.environ.get("SIYU_PROPERTY_EXAMPLES", "60"))
 SETTINGS = settings(
     max_examples=EXAMPLES,
@@ -147,6 +151,62 @@ def test_anonymous_records_join_their_device_holder_without_replay(tmp_path: Pat
         engine.close()
 
 
+@pytest.mark.parametrize(
+    ("records", "replayed", "groups"),
+    [
+        # A later carrier of the device absorbs the anonymous record: no replay.
+        (
+            (
+                (1, "customer", (("phone_sha256", "a"), ("device_id", "d"))),
+                (2, "event", (("device_id", "d"),)),
+                (3, "order", (("phone_sha256", "b"),)),
+                (4, "order", (("phone_sha256", "a"), ("phone_sha256", "b"), ("device_id", "d"))),
+            ),
+            0,
+            {1: 1, 2: 1, 3: 1, 4: 1},
+        ),
+        # After every identified record: the carriers are one person by then. No replay.
+        (
+            (
+                (1, "customer", (("phone_sha256", "a"), ("device_id", "d"))),
+                (2, "order", (("phone_sha256", "a"), ("device_id", "d"))),
+                (3, "event", (("device_id", "d"),)),
+            ),
+            0,
+            {1: 1, 2: 1, 3: 1},
+        ),
+        # Between: the two carriers are still two persons, and no carrier comes later.
+        (
+            (
+                (1, "customer", (("phone_sha256", "a"), ("device_id", "d"))),
+                (2, "order", (("phone_sha256", "b"), ("device_id", "d"))),
+                (3, "event", (("device_id", "d"),)),
+                (4, "order", (("phone_sha256", "a"), ("phone_sha256", "b"))),
+            ),
+            4,
+            {1: 1, 2: 1, 3: 3, 4: 1},
+        ),
+    ],
+    ids=["carrier-later", "after-all", "between"],
+)
+def test_an_anonymous_record_on_a_device_of_several_records(
+    records: tuple[tuple[int, str, tuple[tuple[str, str], ...]], ...],
+    replayed: int,
+    groups: dict[int, int],
+    tmp_path: Path,
+) -> None:
+    graph = Graph(records)
+    assert reference(graph, IdentityRules()).groups == groups
+    engine = open_engine("duckdb", snapshot=write_graph(tmp_path, graph))
+    try:
+        for method in ("fast", "portable"):
+            found, result = run(engine, graph, IdentityRules(), method)
+            assert found.components.replay_records == replayed, method
+            assert result.groups == groups, method
+    finally:
+        engine.close()
+
+
 P1, U1, P2 = ("phone_sha256", "p1"), ("wechat_unionid", "u1"), ("phone_sha256", "p2")
 
 
@@ -249,3 +309,35 @@ def test_portable_on_spark_agrees_with_fast_on_duckdb() -> None:
         finally:
             duck.close()
             spark.close()
+
+
+@pytest.mark.parametrize("method", ["fast", "portable"])
+def test_a_replay_split_over_worker_processes_is_the_same(
+    method: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Many independent components, guards biting in several: forked workers each resolve
+    # whole components, and their persons and blocked merges are the reference's.
+    graph = random_graph(11, parts=80)
+    rules = IdentityRules(
+        max_per_type={"phone_sha256": 2, "wechat_unionid": 1}, max_customer_records=3
+    )
+    monkeypatch.setattr(replay_module, "FORK_FROM", 1)
+    parts = replay_module._split
+    split_sizes: list[int] = []
+
+    def counting_split(records: pa.Table, rows: pa.Table, workers: int) -> Any:
+        found = parts(records, rows, workers)
+        split_sizes.extend(r.num_rows for r, _ in found)
+        return found
+
+    monkeypatch.setattr(replay_module, "_split", counting_split)
+    expected = reference(graph, rules)
+    engine = open_engine("duckdb", snapshot=write_graph(tmp_path, graph))
+    try:
+        found, result = run(engine, graph, rules, method)
+    finally:
+        engine.close()
+    assert result.groups == expected.groups
+    assert result.blocked == expected.blocked and expected.blocked
+    assert len(split_sizes) == 2 and min(split_sizes) > 0
+    assert sum(split_sizes) == found.components.replay_records

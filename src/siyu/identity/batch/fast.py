@@ -33,13 +33,8 @@ Ints = npt.NDArray[np.int64]
 Flags = npt.NDArray[np.bool_]
 
 # Types as their dictionary index: grouping on (integer, string) beats (string, string).
-_SHARED_KEYS = """
-WITH shared AS (
-    SELECT type, value, (row_number() OVER () - 1)::INTEGER AS kid
-    FROM key_rows GROUP BY type, value HAVING count(*) > 1
-)
-SELECT row, kid FROM key_rows JOIN shared USING (type, value)
-"""
+# Each shared key's rows come back as one list: no join of the key rows back to the keys.
+_SHARED_KEYS = "SELECT list(row) AS rows FROM key_rows GROUP BY type, value HAVING count(*) > 1"
 
 
 def fast_components(
@@ -56,10 +51,7 @@ def fast_components(
     keys = _read(engine, KEYS, ["seq", "pos", "id_type", "value"])
     types = keys.column("id_type").combine_chunks()
     kid = np.full(keys.num_rows, -1, dtype=np.int64)
-    shared = _shared_keys(keys, types)
-    kid[shared.column("row").to_numpy()] = shared.column("kid").to_numpy()
-    del shared
-    n_keys = int(kid.max()) + 1 if len(kid) else 0
+    n_keys = _shared_keys(keys, types, kid)
     code = _type_codes(types, rules)
     key_seqs = keys.column("seq").to_numpy()
     dense = len(seqs) > 0 and int(seqs[-1]) - int(seqs[0]) + 1 == len(seqs)
@@ -90,11 +82,24 @@ def fast_components(
         risky_s |= _distinct_per_component(of_type, rid, kid, rec_s, key_s, n_strong) > limit
     ident_s = np.bincount(rec_s, weights=identified, minlength=n_strong) > 0
 
-    # An anonymous record is "simple" when its one weak key has one identified carrier.
-    carriers = np.bincount(kid[weak_row & (kid >= 0) & identified[rid]], minlength=n_keys)
+    # An anonymous record is "simple" (decided without replay, see graph.py) when its one
+    # weak key has identified carriers and either just one, or one arrives after it, or
+    # it arrives after every identified record of its full component.
+    carrier_row = weak_row & (kid >= 0) & identified[rid]
+    carriers = np.bincount(kid[carrier_row], minlength=n_keys)
+    last_carrier = np.zeros(n_keys, dtype=np.int64)
+    np.maximum.at(last_carrier, kid[carrier_row], seqs[rid[carrier_row]])
+    last_identified = np.zeros(n_full, dtype=np.int64)
+    np.maximum.at(last_identified, rec_f[identified], seqs[identified])
     anon_row = weak_row & anonymous[rid] & (kid >= 0)
+    anon_rid, anon_kid = rid[anon_row], kid[anon_row]
+    anon_seq, held = seqs[anon_rid], carriers[anon_kid]
+    settled = (held == 1) | (
+        (held > 1)
+        & ((anon_seq < last_carrier[anon_kid]) | (anon_seq > last_identified[rec_f[anon_rid]]))
+    )
     simple = np.zeros(n_records, dtype=bool)
-    simple[rid[anon_row][carriers[kid[anon_row]] == 1]] = True
+    simple[anon_rid[settled]] = True
     simple &= weak_count == 1
 
     def any_in_full(flags: Flags) -> Flags:
@@ -134,7 +139,9 @@ def fast_components(
         replay_components=int(replay_f.sum()),
         replay_records=int(replay.sum()),
         replay_input=(
-            links.select(["seq", "kind"]).filter(pa.array(replay)),
+            links.select(["seq", "kind"])
+            .append_column("full", table.column("full"))
+            .filter(pa.array(replay)),
             keys.select(["seq", "pos", "id_type", "value"]).filter(pa.array(replay[rid])),
         ),
     )
@@ -146,11 +153,12 @@ def _read(engine: Engine, fact: str, columns: list[str]) -> pa.Table:
     if len(files) != 1:
         raise ValueError(f"the fast path reads {fact} as one Parquet file, found {len(files)}")
     wanted = [c for c in ("kind", "id_type") if c in columns]
-    return pq.read_table(files[0], columns=columns, read_dictionary=wanted)
+    # One file, read directly: `pq.read_table` goes through datasets (and imports pandas).
+    return pq.ParquetFile(files[0], read_dictionary=wanted).read(columns=columns)
 
 
-def _shared_keys(keys: pa.Table, types: pa.DictionaryArray) -> pa.Table:
-    """row, kid for every key row whose key (type, value) other rows carry too."""
+def _shared_keys(keys: pa.Table, types: pa.DictionaryArray, kid: Ints) -> int:
+    """Number the keys (type, value) several rows carry: kid[row] = key; returns how many."""
     rows = pa.table(
         {
             "row": pa.array(np.arange(keys.num_rows, dtype=np.int64)),
@@ -161,9 +169,15 @@ def _shared_keys(keys: pa.Table, types: pa.DictionaryArray) -> pa.Table:
     con = duckdb.connect()
     try:
         con.register("key_rows", rows)
-        return con.sql(_SHARED_KEYS).to_arrow_table()
+        lists = con.sql(_SHARED_KEYS).to_arrow_table().column("rows").combine_chunks()
     finally:
         con.close()
+    del rows
+    if len(lists) == 0:
+        return 0
+    sizes = pc.list_value_length(lists).to_numpy()
+    kid[lists.flatten().to_numpy()] = np.repeat(np.arange(len(lists)), sizes)
+    return len(lists)
 
 
 def _type_codes(column: pa.DictionaryArray, rules: IdentityRules) -> npt.NDArray[np.int8]:
@@ -183,10 +197,15 @@ def _components(nodes: int, a: Ints, b: Ints, counted: int) -> tuple[int, Ints]:
 
     Labels are renumbered 0..n-1 over the components holding one of the first `counted`
     nodes (the records); the others (lone key nodes) keep a meaningless label."""
-    graph = csr_matrix(
-        (np.ones(len(a), dtype=np.int8), (a.astype(np.int32), b.astype(np.int32))),
-        shape=(nodes, nodes),
-    )
+    ones = np.ones(len(a), dtype=np.int8)
+    if len(a) and bool(np.all(a[1:] >= a[:-1])):
+        # Edges already in row order (key rows come by seq): the CSR arrays directly,
+        # without scipy's COO conversion (a sort and a duplicate sum over every edge).
+        indptr = np.zeros(nodes + 1, dtype=np.int32)
+        np.cumsum(np.bincount(a, minlength=nodes), out=indptr[1:])
+        graph = csr_matrix((ones, b.astype(np.int32), indptr), shape=(nodes, nodes))
+    else:
+        graph = csr_matrix((ones, (a.astype(np.int32), b.astype(np.int32))), shape=(nodes, nodes))
     count, labels = connected_components(graph, directed=False)
     present = np.zeros(count, dtype=bool)
     present[labels[:counted]] = True

@@ -14,9 +14,12 @@ on its own, and most need no replay at all (decision 5):
 - or no record is identified: the anonymous records are one person (they join any
   anonymous holder of their keys);
 - or exactly one strong component is identified and every anonymous record has a single
-  weak key that exactly one identified record carries: the anonymous record joins that
-  record's person whether it arrives before it (absorbed when it comes) or after (the
-  single identified holder).
+  weak key that identified records carry, and either exactly one does (the anonymous
+  record joins that record's person whether it arrives before it, absorbed when it comes,
+  or after, the single identified holder), or one of them arrives after it (that carrier
+  absorbs every anonymous holder of the key, so whatever the record joined meanwhile ends
+  in the component's person), or it arrives after every identified record of the
+  component (they are one person by then, the key's only holder).
 
 Everything else is replayed with the pure `Resolver` in arrival order, so the rules exist
 once. Components are labelled by their smallest `seq`, which both paths compute alike.
@@ -50,7 +53,7 @@ class Components:
     full_components: int
     replay_components: int
     replay_records: int
-    # The records to replay (seq, kind) and their key rows (seq, pos, id_type, value), when
+    # The records to replay (seq, kind, full) and their key rows (seq, pos, id_type, value), when
     # the component step already holds them; else the replay reads them from the engine.
     replay_input: tuple[pa.Table, pa.Table] | None = None
 

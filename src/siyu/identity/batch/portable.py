@@ -171,14 +171,22 @@ def _classify(
     risky = risky.union(over).distinct().mutate(risky=ibis.literal(True))
 
     weak_rows = rows.filter(rows.weak)
-    carried = weak_rows.join(rec.filter(rec.identified), "seq")
-    carriers = carried.group_by(["id_type", "value"]).aggregate(carriers=carried.count())
-    anon = weak_rows.join(rec.filter(rec.anonymous), "seq").left_join(
-        carriers, ["id_type", "value"]
+    known = rec.filter(rec.identified)
+    carried = weak_rows.join(known, "seq")
+    carriers = carried.group_by(["id_type", "value"]).aggregate(
+        carriers=carried.count(), last_carrier=carried.seq.max()
     )
-    simple = anon.filter((anon.weak_keys == 1) & (anon.carriers == 1)).select(
-        "seq", simple=ibis.literal(True)
+    last = known.group_by("full").aggregate(last_identified=known.seq.max())
+    anon = (
+        weak_rows.join(rec.filter(rec.anonymous), "seq")
+        .join(carriers, ["id_type", "value"])
+        .left_join(last, "full")
     )
+    settled = (anon.carriers == 1) | (
+        (anon.carriers > 1)
+        & ((anon.seq < anon.last_carrier) | (anon.seq > anon.last_identified.fill_null(0)))
+    )
+    simple = anon.filter((anon.weak_keys == 1) & settled).select("seq", simple=ibis.literal(True))
     bound = engine.memtable(
         _name("constrained"),
         pa.table({"seq": pa.array(sorted(constrained), pa.int64())}),
