@@ -19,6 +19,7 @@ from siyu.audiences.schemas import (
 )
 from siyu.audiences.service import (
     AudienceError,
+    audiences_of_person,
     changes_since,
     create_audience,
     delete_audience,
@@ -48,6 +49,7 @@ __all__ = [
     "PreviewIn",
     "PreviewResult",
     "RefreshReport",
+    "audiences_of_person",
     "changes_since",
     "create_audience",
     "delete_audience",

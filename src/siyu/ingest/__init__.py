@@ -2,12 +2,15 @@
 
 from siyu.ingest.formats import FormatError, MappingError, TableError, builtin_formats
 from siyu.ingest.readers import csv_row_to_record, open_records
-from siyu.ingest.schemas import IngestReport, QuarantineEntry, RecordResult
+from siyu.ingest.schemas import ImportRunView, IngestReport, QuarantineEntry, RecordResult
 from siyu.ingest.service import (
     MAX_API_BATCH,
     export_quarantine,
+    fix_quarantined,
+    get_quarantined,
     ingest_files,
     ingest_records,
+    list_import_runs,
     list_quarantine,
     retry_quarantine,
     stage_records,
@@ -23,13 +26,17 @@ __all__ = [
     "TableError",
     "builtin_formats",
     "MAX_API_BATCH",
+    "ImportRunView",
     "IngestReport",
     "QuarantineEntry",
     "RecordResult",
     "csv_row_to_record",
     "export_quarantine",
+    "fix_quarantined",
+    "get_quarantined",
     "ingest_files",
     "ingest_records",
+    "list_import_runs",
     "list_quarantine",
     "open_records",
     "retry_quarantine",

@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from siyu.web.pages import overview, signin
+from siyu.web.pages import overview, persons, persons_panels, signin
 
-ROUTERS: list[APIRouter] = [signin.router, overview.router]
+ROUTERS: list[APIRouter] = [signin.router, overview.router, persons.router, persons_panels.router]
