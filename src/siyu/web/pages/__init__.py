@@ -2,6 +2,13 @@
 
 from fastapi import APIRouter
 
-from siyu.web.pages import overview, persons, persons_panels, signin
+from siyu.web.pages import imports, imports_identity, overview, persons, persons_panels, signin
 
-ROUTERS: list[APIRouter] = [signin.router, overview.router, persons.router, persons_panels.router]
+ROUTERS: list[APIRouter] = [
+    signin.router,
+    overview.router,
+    persons.router,
+    persons_panels.router,
+    imports.router,
+    imports_identity.router,
+]
