@@ -13,7 +13,7 @@ from siyu.web.render import page
 
 router = APIRouter(include_in_schema=False)
 REVIEW_STATUSES = ("review", "accepted", "rejected")
-REVIEW_PAGE = 20  # the most likely first; deciding them brings the next ones up
+REVIEW_PAGE = 10  # the most likely first; deciding them brings the next ones up
 
 
 @router.get("/imports/review", response_class=HTMLResponse)
