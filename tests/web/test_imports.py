@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from siyu import identity, ingest
 from siyu.runtime import Runtime
-from web_support import sign_in
+from web_support import customer_oneids, sign_in
 
 SAMPLES = Path(__file__).resolve().parents[2] / "examples" / "formats"
 
@@ -151,14 +151,9 @@ def test_review_accept_and_reject_are_remembered(
         follow_redirects=False,
     )
     assert rejected.status_code == 303
-    with console_runtime.session() as session:
-        tenant = console_runtime.tenant(session)
-        now = identity.oneids_of_records(
-            session=session,
-            tenant=tenant,
-            kind="customer",
-            refs=[(item.a.source, item.a.record_id), (item.b.source, item.b.record_id)],
-        )
+    now = customer_oneids(
+        console_runtime, [(item.a.source, item.a.record_id), (item.b.source, item.b.record_id)]
+    )
     assert len(set(now.values())) == 1  # accepted: one person now
     pending = console.get("/imports/review").text
     assert f'id="match-{first}"' not in pending and f'id="match-{second}"' not in pending

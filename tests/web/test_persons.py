@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from siyu import channels, identity, ingest, loyalty, profiles, tags
 from siyu.runtime import Runtime
 from siyu.tags import TagIn
-from web_support import GUIDE_STAFF_ID, sign_in
+from web_support import GUIDE_STAFF_ID, customer_oneids, sign_in
 
 
 def _phone() -> str:
@@ -181,14 +181,7 @@ def test_unmerge_changes_the_partition_and_keeps_the_reason(
         follow_redirects=False,
     )
     assert done.status_code == 303
-    with console_runtime.session() as session:
-        tenant = console_runtime.tenant(session)
-        now = identity.oneids_of_records(
-            session=session,
-            tenant=tenant,
-            kind="customer",
-            refs=[("pos", f"u1-{tag}"), ("tmall", f"u2-{tag}")],
-        )
+    now = customer_oneids(console_runtime, [("pos", f"u1-{tag}"), ("tmall", f"u2-{tag}")])
     assert now[("pos", f"u1-{tag}")] != now[("tmall", f"u2-{tag}")]
     assert f"detached={now[('tmall', f'u2-{tag}')]}" in done.headers["location"]
     after = console.get(done.headers["location"])
