@@ -44,3 +44,13 @@ def browser_sign_in(page: Any, role: str) -> None:
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
     page.wait_for_load_state("networkidle")
+
+
+def customer_oneids(runtime: Any, refs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The OneIDs of customer records (source, external_id) in the console's store now."""
+    from siyu import identity
+
+    with runtime.session() as session:
+        return identity.oneids_of_records(
+            session=session, tenant=runtime.tenant(session), kind="customer", refs=refs
+        )

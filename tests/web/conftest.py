@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from siyu import users
+from siyu import identity, users
 from siyu.api import create_app
 from siyu.config import load_settings
 from siyu.demo.service import run_demo
@@ -140,3 +140,14 @@ def shoot() -> Shoot:
         return path
 
     return take
+
+
+@pytest.fixture(scope="session")
+def review_queue(console_runtime: Runtime) -> None:
+    """Probable matches of the demo brand queued for review (none merged automatically)."""
+    never = 2.0  # an accept threshold no probability reaches
+    with console_runtime.session() as session:
+        tenant = console_runtime.tenant(session)
+        if not identity.list_review(session=session, tenant=tenant, limit=1):
+            identity.run_matching(session=session, tenant=tenant, accept=never)
+            session.commit()

@@ -19,6 +19,7 @@ from siyu.audiences.schemas import (
 )
 from siyu.audiences.service import (
     AudienceError,
+    audiences_of_person,
     change_feed,
     changes_since,
     create_audience,
@@ -50,6 +51,7 @@ __all__ = [
     "PreviewResult",
     "RefreshReport",
     "change_feed",
+    "audiences_of_person",
     "changes_since",
     "create_audience",
     "delete_audience",

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from siyu import rules, tags
+from siyu import identity, rules, tags
 from siyu.audiences.models import Audience, AudienceMembership, AudienceRun
 from siyu.audiences.schemas import (
     AudienceIn,
@@ -150,6 +150,34 @@ def members(
             .offset(offset)
         )
     )
+
+
+def audiences_of_person(
+    *, session: Session, tenant: TenantContext, oneid: str
+) -> list[MembershipInterval]:
+    """The audiences a person is in now (their open intervals), by audience name."""
+    live = identity.current_oneid(session=session, tenant=tenant, oneid=oneid) or oneid
+    names = {a.id: a.name for a in _audiences(session, tenant, None)}
+    rows = session.scalars(
+        select(AudienceMembership).where(
+            AudienceMembership.tenant_id == tenant.id,
+            AudienceMembership.oneid == live,
+            AudienceMembership.exited_at.is_(None),
+        )
+    )
+    found = [
+        MembershipInterval(
+            audience=names[r.audience_id],
+            oneid=r.oneid,
+            entered_at=r.entered_at,
+            entered_by=r.entered_by,
+            exited_at=None,
+            exited_by=None,
+        )
+        for r in rows
+        if r.audience_id in names
+    ]
+    return sorted(found, key=lambda interval: interval.audience)
 
 
 def changes_since(

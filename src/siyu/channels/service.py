@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from siyu import identity
 from siyu.channels.models import ChannelAccount, Message, TouchPolicyRow, Unsubscribe
 from siyu.channels.schemas import (
     CHANNELS,
@@ -201,6 +202,22 @@ def list_messages(
     if since is not None:
         query = query.where(Message.created_at >= since)
     rows = session.scalars(query.order_by(Message.id.desc()).limit(limit))
+    return [MessageView.model_validate(row, from_attributes=True) for row in rows]
+
+
+def messages_of_person(
+    *, session: Session, tenant: TenantContext, oneid: str, limit: int = 100
+) -> list[MessageView]:
+    """Messages to a person, newest first, including those sent under OneIDs since
+    merged into them (the outbox keeps the OneID a message was queued for)."""
+    family = identity.oneid_family(session=session, tenant=tenant, oneid=oneid)
+    names = [family[0], *family[1]] if family else [oneid]
+    rows = session.scalars(
+        select(Message)
+        .where(Message.tenant_id == tenant.id, Message.oneid.in_(names))
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
     return [MessageView.model_validate(row, from_attributes=True) for row in rows]
 
 

@@ -3,13 +3,16 @@
 from siyu.ingest.formats import FormatError, MappingError, TableError, builtin_formats
 from siyu.ingest.pipeline import WorkerError
 from siyu.ingest.readers import csv_row_to_record, open_records
-from siyu.ingest.schemas import IngestReport, QuarantineEntry, RecordResult
+from siyu.ingest.schemas import ImportRunView, IngestReport, QuarantineEntry, RecordResult
 from siyu.ingest.service import (
     MAX_API_BATCH,
     BulkUnavailableError,
     export_quarantine,
+    fix_quarantined,
+    get_quarantined,
     ingest_files,
     ingest_records,
+    list_import_runs,
     list_quarantine,
     retry_quarantine,
     stage_records,
@@ -28,13 +31,17 @@ __all__ = [
     "builtin_formats",
     "MAX_API_BATCH",
     "BulkUnavailableError",
+    "ImportRunView",
     "IngestReport",
     "QuarantineEntry",
     "RecordResult",
     "csv_row_to_record",
     "export_quarantine",
+    "fix_quarantined",
+    "get_quarantined",
     "ingest_files",
     "ingest_records",
+    "list_import_runs",
     "list_quarantine",
     "open_records",
     "retry_quarantine",

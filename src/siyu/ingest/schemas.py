@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -80,3 +80,14 @@ class QuarantineEntry(BaseModel):
     raw: str
     status: str
     created_at: datetime
+
+
+class ImportRunView(BaseModel):
+    """One import run: what came in (files, an API batch, a quarantine retry) and counts."""
+
+    id: int
+    origin: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    counts: dict[str, Any]

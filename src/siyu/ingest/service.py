@@ -24,7 +24,7 @@ from siyu.ingest.pipeline import (
     judged_in_worker,
 )
 from siyu.ingest.readers import Input, RawRecord, open_inputs, open_records
-from siyu.ingest.schemas import IngestReport, QuarantineEntry, RecordResult
+from siyu.ingest.schemas import ImportRunView, IngestReport, QuarantineEntry, RecordResult
 from siyu.ingest.validate import Judged, Rejection, head_of, judge
 from siyu.store.base import utcnow
 from siyu.tenants import TenantContext
@@ -48,9 +48,11 @@ def ingest_files(
     bulk: bool | None = None,
     engine_dir: Path | None = None,
     worker: bool | None = None,
+    origin: str | None = None,
 ) -> IngestReport:
     """Import files committing batch by batch: canonical JSONL/CSV (optionally .gz), or a
-    platform export (`file_format`, or a `mapping` file) in CSV/XLSX.
+    platform export (`file_format`, or a `mapping` file) in CSV/XLSX. `origin` names the
+    run in the history (default: the paths; an upload names the file sent).
 
     `bulk` (None: decided by size, see `use_bulk`) stores links pending and resolves them
     all with one batch rebuild at the end instead of record by record; canonical files are
@@ -75,7 +77,7 @@ def ingest_files(
             plan = formats.plan_inputs(paths, spec=spec, name=file_format)
             inputs = iter(formats.open_format_inputs(plan, params=params))
         batches = judged_batches(inputs, tenant=tenant, batch_size=batch_size)
-    run = _start_run(session, tenant, ", ".join(str(p) for p in paths))
+    run = _start_run(session, tenant, origin or ", ".join(str(p) for p in paths))
     report = IngestReport(
         import_run_id=run.id, files=[str(p) for p in paths], mode="bulk" if bulk else "online"
     )
@@ -440,9 +442,52 @@ def retry_quarantine(
             RawRecord(entry.file or "", entry.line or 0, entry.raw, _with_id(entry.raw, entry.id))
             for entry in list_quarantine(session=session, tenant=tenant, limit=10**9)
         ]
+    _retry(session, tenant, run.id, raws, report)
+    _finish_run(session, run, report)
+    return report
+
+
+def get_quarantined(*, session: Session, tenant: TenantContext, entry_id: int) -> QuarantineEntry:
+    """One quarantined record (any status); LookupError if the tenant has none so numbered."""
+    row = session.scalar(
+        select(QuarantinedRecord).where(
+            QuarantinedRecord.tenant_id == tenant.id, QuarantinedRecord.id == entry_id
+        )
+    )
+    if row is None:
+        raise LookupError(f"no quarantined record #{entry_id}")
+    return QuarantineEntry.model_validate(row, from_attributes=True)
+
+
+def fix_quarantined(
+    *, session: Session, tenant: TenantContext, entry_id: int, record: dict[str, Any]
+) -> tuple[IngestReport, RecordResult]:
+    """Re-import one open quarantined record as edited by hand, and commit: accepted, its
+    entry is resolved; still bad, it is quarantined anew (the old entry superseded)."""
+    entry = get_quarantined(session=session, tenant=tenant, entry_id=entry_id)
+    if entry.status != "open":
+        raise LookupError(f"quarantined record #{entry_id} is {entry.status}, not open")
+    run = _start_run(session, tenant, f"quarantine fix #{entry_id}")
+    report = IngestReport(import_run_id=run.id)
+    data = {k: v for k, v in record.items() if not k.startswith("_quarantine_")}
+    raw = RawRecord(entry.file or "", entry.line or 0, "", {**data, "_quarantine_id": entry_id})
+    results = _retry(session, tenant, run.id, [raw], report)
+    _finish_run(session, run, report)
+    return report, results[0]
+
+
+def _retry(
+    session: Session,
+    tenant: TenantContext,
+    run_id: int,
+    raws: Sequence[RawRecord],
+    report: IngestReport,
+) -> list[RecordResult]:
+    """Import quarantined records again, committing per batch."""
+    found: list[RecordResult] = []
     for start in range(0, len(raws), 5000):
         pairs = [_split_quarantine_id(raw) for raw in raws[start : start + 5000]]
-        results = _process(session, tenant, [raw for raw, _q in pairs], run.id, report)
+        results = _process(session, tenant, [raw for raw, _q in pairs], run_id, report)
         # A fixed record accepted closes its entry; one still bad is kept as a new entry
         # (its content changed) and the old entry is marked superseded.
         for (_raw, qid), result in zip(pairs, results, strict=True):
@@ -455,8 +500,21 @@ def retry_quarantine(
                 .values(status=status, resolved_at=utcnow())
             )
         session.commit()
-    _finish_run(session, run, report)
-    return report
+        found.extend(results)
+    return found
+
+
+def list_import_runs(
+    *, session: Session, tenant: TenantContext, limit: int = 50
+) -> list[ImportRunView]:
+    """Import runs (files, API batches, quarantine retries), newest first."""
+    rows = session.scalars(
+        select(ImportRun)
+        .where(ImportRun.tenant_id == tenant.id)
+        .order_by(ImportRun.id.desc())
+        .limit(limit)
+    )
+    return [ImportRunView.model_validate(row, from_attributes=True) for row in rows]
 
 
 def _with_id(raw: str, entry_id: int) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from siyu.loyalty import balances, importer, ledger, mall, members, tiers
 from siyu.loyalty.errors import LoyaltyError, NotMemberError
 from siyu.loyalty.journal import Account
 from siyu.loyalty.models import Entry, Member, TierChange
-from siyu.loyalty.programs import ProgramRef, load_program
+from siyu.loyalty.programs import ProgramRef, list_programs, load_program
 from siyu.loyalty.views import (
     EntryView,
     ImportReport,
@@ -69,6 +69,20 @@ def get_member(
     now = now or utcnow()
     account = _account(session, tenant, program, oneid, now)
     return _view(session, account.program, account.id, now)
+
+
+def memberships_of_person(
+    *, session: Session, tenant: TenantContext, oneid: str, now: datetime | None = None
+) -> list[MemberView]:
+    """The person's membership in each program they joined (tier, balance); retired
+    OneIDs resolve."""
+    now = now or utcnow()
+    found = []
+    for program in list_programs(session=session, tenant=tenant):
+        account = members.lock_member(session, program, oneid, now=now)
+        if account is not None:
+            found.append(_view(session, program, account.id, now))
+    return found
 
 
 def _view(session: Session, program: ProgramRef, member_id: int, now: datetime) -> MemberView:

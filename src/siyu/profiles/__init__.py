@@ -9,8 +9,10 @@ from siyu.profiles.service import (
     PersonNotFoundError,
     basic_traits,
     get_person,
+    is_customer_of,
     merge_attributes,
     merge_consent,
+    persons_of_staff,
     search_persons,
 )
 
@@ -26,8 +28,10 @@ __all__ = [
     "basic_traits",
     "contact_cards",
     "get_person",
+    "is_customer_of",
     "merge_attributes",
     "merge_consent",
+    "persons_of_staff",
     "persons_on_day",
     "search_persons",
 ]

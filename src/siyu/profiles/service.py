@@ -46,15 +46,24 @@ class PersonNotFoundError(LookupError):
 
 
 def get_person(
-    *, session: Session, tenant: TenantContext, oneid: str, event_limit: int = 200
+    *,
+    session: Session,
+    tenant: TenantContext,
+    oneid: str,
+    event_limit: int = 200,
+    staff_id: str | None = None,
 ) -> PersonView:
-    """Everything known about a person (any OneID ever issued for them works)."""
+    """Everything known about a person (any OneID ever issued for them works); with
+    `staff_id`, only a customer of that guide (else PersonNotFoundError)."""
     explanation = identity.explain_person(session=session, tenant=tenant, oneid=oneid)
     refs = explanation.records
     by_kind: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for ref in refs:
         by_kind[ref.kind].append((ref.source, ref.record_id))
     customers = records.customer_records(session=session, tenant=tenant, refs=by_kind["customer"])
+    if staff_id is not None and not _served_by(customers, staff_id):
+        # The same answer as an unknown OneID: a guide learns nothing of others' customers.
+        raise PersonNotFoundError(f"no person with OneID {oneid}")
     orders = records.orders(session=session, tenant=tenant, refs=by_kind["order"])
     refunds = records.refunds_of_orders(
         session=session, tenant=tenant, refs=[(o.source, o.order_id) for o in orders]
@@ -171,9 +180,15 @@ def basic_traits(
 
 
 def search_persons(
-    *, session: Session, tenant: TenantContext, query: str, limit: int = 20
+    *,
+    session: Session,
+    tenant: TenantContext,
+    query: str,
+    limit: int = 20,
+    staff_id: str | None = None,
 ) -> list[PersonSummary]:
-    """Persons matching a phone, name, OneID or any identifier."""
+    """Persons matching a phone, name, OneID or any identifier; with `staff_id`, only
+    the customers of that guide (persons with a record carrying it)."""
     query = query.strip()
     if not query:
         return []
@@ -184,14 +199,58 @@ def search_persons(
             session=session, tenant=tenant, kind="customer", refs=by_name
         )
         oneids = sorted(set(oneids) | set(named.values()))
-    summaries = []
-    for oneid in oneids[:limit]:
+    return _summaries(session, tenant, oneids, limit=limit, staff_id=staff_id)
+
+
+def persons_of_staff(
+    *, session: Session, tenant: TenantContext, staff_id: str, limit: int = 50
+) -> list[PersonSummary]:
+    """The customers of the guide `staff_id`: persons with a record carrying it."""
+    refs = records.customers_of_staff(session=session, tenant=tenant, staff_id=staff_id)
+    found = identity.oneids_of_records(session=session, tenant=tenant, kind="customer", refs=refs)
+    return _summaries(session, tenant, sorted(set(found.values())), limit=limit, staff_id=None)
+
+
+def is_customer_of(*, session: Session, tenant: TenantContext, oneid: str, staff_id: str) -> bool:
+    """Whether the person (any of their OneIDs) has a record carrying the guide's staff_id."""
+    live = identity.current_oneid(session=session, tenant=tenant, oneid=oneid)
+    if live is None:
+        return False
+    refs = identity.person_records(session=session, tenant=tenant, oneid=live)
+    return _served_by(_customers(session, tenant, refs), staff_id)
+
+
+def _served_by(customers: list[records.CustomerRecord], staff_id: str) -> bool:
+    return any(c.staff_id == staff_id for c in customers)
+
+
+def _customers(
+    session: Session, tenant: TenantContext, refs: list[identity.RecordRef]
+) -> list[records.CustomerRecord]:
+    return records.customer_records(
+        session=session,
+        tenant=tenant,
+        refs=[(r.source, r.record_id) for r in refs if r.kind == "customer"],
+    )
+
+
+def _summaries(
+    session: Session,
+    tenant: TenantContext,
+    oneids: list[str],
+    *,
+    limit: int,
+    staff_id: str | None,
+) -> list[PersonSummary]:
+    """One summary per OneID, up to `limit`, skipping persons `staff_id` does not serve."""
+    summaries: list[PersonSummary] = []
+    for oneid in oneids:
+        if len(summaries) >= limit:
+            break
         refs = identity.person_records(session=session, tenant=tenant, oneid=oneid)
-        customers = records.customer_records(
-            session=session,
-            tenant=tenant,
-            refs=[(r.source, r.record_id) for r in refs if r.kind == "customer"],
-        )
+        customers = _customers(session, tenant, refs)
+        if staff_id is not None and not _served_by(customers, staff_id):
+            continue
         attributes, _ = merge_attributes(tenant=tenant, customers=customers)
         summaries.append(
             PersonSummary(

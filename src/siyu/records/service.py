@@ -304,6 +304,19 @@ def find_customer_records(
     return [(r[0], r[1]) for r in rows]
 
 
+def customers_of_staff(
+    *, session: Session, tenant: TenantContext, staff_id: str, limit: int = 1000
+) -> list[tuple[str, str]]:
+    """(source, external_id) of customer records assigned to the guide `staff_id`."""
+    rows = session.execute(
+        select(CustomerRecord.source, CustomerRecord.external_id)
+        .where(CustomerRecord.tenant_id == tenant.id, CustomerRecord.staff_id == staff_id)
+        .order_by(CustomerRecord.id)
+        .limit(limit)
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
 def _by_refs(
     session: Session,
     tenant: TenantContext,

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from siyu import users
@@ -32,7 +33,10 @@ SessionDep = Annotated[Session, Depends(get_session)]
 async def signed_in(request: Request, session: SessionDep) -> users.SignedIn:
     """The signed-in user; writes must carry the session's CSRF token (form or header)."""
     token = request.cookies.get(COOKIE)
-    found = users.resolve_session(session=session, token=token) if token else None
+    # Off the event loop: on SQLite every transaction takes the write lock (BEGIN
+    # IMMEDIATE), so waiting for it here would stall the loop and with it the request
+    # that holds the lock (until the busy timeout), e.g. when a page loads fragments.
+    found = await run_in_threadpool(_resolve, session, token) if token else None
     if found is None:
         raise NotSignedInError
     if request.method in UNSAFE:
@@ -45,6 +49,10 @@ async def signed_in(request: Request, session: SessionDep) -> users.SignedIn:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or stale CSRF token")
     request.state.signed_in = found
     return found
+
+
+def _resolve(session: Session, token: str) -> users.SignedIn | None:
+    return users.resolve_session(session=session, token=token)
 
 
 Viewer = Annotated[users.SignedIn, Depends(signed_in)]
