@@ -10,6 +10,7 @@ someone already decided on are left out: a rejected pair is a cannot-link.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -149,7 +150,7 @@ def cluster(
     index = {str(name): i for i, name in enumerate(names.tolist())} if forbidden else {}
     banned = {(index[a], index[b]) for a, b in forbidden if a in index and b in index}
     banned |= {(b, a) for a, b in banned}
-    accept_bits = weight_of(accept)
+    accept_bits = _bits(accept)
     heap = [(-float(weight[r]), r) for r in np.flatnonzero(weight >= accept_bits).tolist()]
     heapq.heapify(heap)
     merges: list[Merge] = []
@@ -188,10 +189,17 @@ def cluster(
                 heapq.heappush(heap, (-float(weight[r]), r))
     left = []
     if keep is not None:
-        for r in np.flatnonzero(alive & (weight >= weight_of(keep))).tolist():
+        for r in np.flatnonzero(alive & (weight >= _bits(keep))).tolist():
             w = float(weight[r])
             left.append(Merge(int(best[r]), w, _probability(w)))
     return Clustering(merges, left)
+
+
+def _bits(probability_: float) -> float:
+    """The weight of a threshold; one no probability reaches (≥ 1) is infinite."""
+    if probability_ >= 1:
+        return math.inf
+    return -math.inf if probability_ <= 0 else weight_of(probability_)
 
 
 def _probability(weight: float) -> float:
