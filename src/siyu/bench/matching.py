@@ -3,8 +3,9 @@
 Customer records are the unit: a pair of records is predicted to match when they share a
 OneID, and truly matches when truth.csv gives them the same person. Measured for strong
 identifiers alone (the store as imported), for matching at several acceptance thresholds
-(simulated: persons joined when their pooled match probability reaches the threshold), and for the
-real run at the tenant's threshold through the identity machinery (guards, replays).
+(simulated: clusters of persons joined while their pooled match probability reaches the
+threshold, as a run does), and for the real run at the tenant's threshold through the
+identity machinery (guards, replays).
 """
 
 from __future__ import annotations
@@ -18,12 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from siyu import identity, ingest
 from siyu.bench.ingest import machine
 from siyu.demo.generator import generate_demo
-from siyu.identity.matching.decide import person_pairs
+from siyu.identity.matching.decide import cluster, person_pairs
 from siyu.identity.matching.graph import components
 from siyu.store import open_store
 from siyu.tenants import get_tenant
@@ -126,10 +125,10 @@ def run_matching_bench(
             result["person_pairs"] = len(by_person.oneid_a)
             result["thresholds"] = []
             for threshold in thresholds:
-                chosen = [
-                    (by_person.oneid_a[i], by_person.oneid_b[i])
-                    for i in np.flatnonzero(by_person.probability >= threshold).tolist()
-                ]
+                joins = cluster(
+                    by_person, scored.partial, scored.model.prior, accept=threshold
+                ).merges
+                chosen = [(by_person.oneid_a[m.pair], by_person.oneid_b[m.pair]) for m in joins]
                 score = pairwise(joined(strong, chosen), true_persons)
                 result["thresholds"].append({"threshold": threshold, **score.row()})
             started = time.perf_counter()

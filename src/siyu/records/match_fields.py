@@ -75,6 +75,7 @@ def _fields(row: Any) -> dict[str, Any]:
         "phone_sha256": ids.get("phone_sha256"),
         "masked_phone": hints.get("masked_phone"),
         "email": ids.get("email"),
+        "device_id": ids.get("device_id"),
         "store_id": row.store_id,
         "staff_id": row.staff_id,
     }

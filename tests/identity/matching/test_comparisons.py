@@ -158,6 +158,27 @@ SHANGHAI = {"province": "上海市", "city": "上海市"}
         ),
         ({"province": "广东省", "city": "广州市"}, SHANGHAI, "different"),
         ({}, SHANGHAI, None),
+        # A device id (lower-cased as stored): the same phone, wherever the records say.
+        ({"device_id": "ABCD-1"}, {"device_id": " abcd-1"}, "device"),
+        (
+            {**SHANGHAI, "device_id": "abcd-1"},
+            {"province": "广东省", "device_id": "abcd-1"},
+            "device",
+        ),
+        # A household: the same device at the same home is one level, not two adding up.
+        (
+            {**SHANGHAI, "address": "人民路12号阳光花园3栋1201室", "device_id": "abcd-1"},
+            {**SHANGHAI, "address": "人民路12号阳光花园3栋1201室", "device_id": "abcd-1"},
+            "device_address",
+        ),
+        (
+            {**SHANGHAI, "address": "人民路12号阳光花园3栋1201室", "device_id": "abcd-1"},
+            {**SHANGHAI, "address": "人民路12号阳光花园3栋1201室", "device_id": "ef-2"},
+            "address",
+        ),
+        ({**SHANGHAI, "device_id": "abcd-1"}, {**SHANGHAI, "device_id": "ef-2"}, "city"),
+        # other devices and no place on one side: nothing to compare
+        ({"device_id": "abcd-1"}, {**SHANGHAI, "device_id": "ef-2"}, None),
     ],
 )
 def test_location_levels(a: dict[str, Any], b: dict[str, Any], level: str | None) -> None:

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matching_people import canonical, synthetic_people
 from siyu import identity, ingest
+from siyu.identity.matching.models import MatchModel
 from siyu.tenants import IdentityRules, MatchRules, TenantContext
 from support import MakeTenant
 
@@ -225,3 +227,23 @@ def test_online_without_a_model_is_skipped(session: Session, world: World) -> No
         session=session, tenant=world.tenant, refs=[("douyin", "DY00001")]
     )
     assert report.skipped and report.scored == 0
+
+
+def test_online_with_a_model_of_other_comparisons_is_skipped(
+    session: Session, make_tenant: MakeTenant
+) -> None:
+    tenant = make_tenant(IdentityRules(probabilistic=True))
+    world = build_world(session, tenant, persons=60)
+    identity.run_matching(session=session, tenant=tenant, accept=NEVER, review=NEVER)
+    # A model stored by a version with one comparison fewer (m and u per level of each).
+    stored = session.scalars(select(MatchModel).where(MatchModel.tenant_id == tenant.id)).one()
+    params = dict(stored.params)
+    for key in ("names", "labels", "m", "u"):
+        params[key] = params[key][:-1]
+    stored.params = params
+    session.flush()
+    platform = world.people[1][1]
+    report = identity.match_new_records(
+        session=session, tenant=tenant, refs=[(platform["source"], platform["external_id"])]
+    )
+    assert report.skipped and "siyu identity match" in report.skipped and report.scored == 0

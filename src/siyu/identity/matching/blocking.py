@@ -36,12 +36,14 @@ _MASKED_PHONE = BlockingRule("masked_phone", ("phone_p3", "phone_s4"))
 _PHONE_SUFFIX_CITY = BlockingRule("phone_suffix_city", ("phone_s4", "city"))
 _NAME_BIRTH_YEAR = BlockingRule("name_birth_year", ("name_key", "b_year"))
 _EMAIL_LOCAL = BlockingRule("email_local", ("email_local",))
+_DEVICE = BlockingRule("device", ("device",))
 BLOCKING_RULES: tuple[BlockingRule, ...] = (
     # A masked phone (138****5678) against a full or masked phone: 7 of 11 digits.
     _MASKED_PHONE,
     _PHONE_SUFFIX_CITY,
     _NAME_BIRTH_YEAR,
     _EMAIL_LOCAL,
+    _DEVICE,
     # A full name alone (rarely enough to merge, but enough to look); common names make
     # blocks above max_block, which the name and city rule still splits.
     BlockingRule("name", ("name_key",)),

@@ -119,21 +119,27 @@ _EMAIL = Comparison(
     uses=frozenset({"email", "email_local", "oneid"}),  # e-mails too
 )
 _SAME_CITY = "(l.city = r.city OR l.postal = r.postal)"
+_ADDRESS = (
+    f"{_both('addr')} AND {_SAME_CITY} AND (l.addr = r.addr"
+    " OR (l.addr_numbers = r.addr_numbers AND jaro_winkler_similarity(l.addr, r.addr) >= 0.9))"
+)
+_NO_PLACE = "({0}.province IS NULL AND {0}.city IS NULL AND {0}.postal IS NULL)"
+# Where a person is: their home, and their phone (its device id, IDFA/OAID). One comparison,
+# because a household shares both (a family tablet at the family's address): two fields
+# would add up the same evidence twice and merge a mother with her daughter.
 _LOCATION = Comparison(
     "location",
     null=(
-        "(l.province IS NULL AND l.city IS NULL AND l.postal IS NULL)"
-        " OR (r.province IS NULL AND r.city IS NULL AND r.postal IS NULL)"
+        f"({_NO_PLACE.format('l')} OR {_NO_PLACE.format('r')})"
+        " AND NOT coalesce(l.device = r.device, FALSE)"
     ),
     levels=(
+        Level("device_address", f"l.device = r.device AND {_ADDRESS}"),
         # The same street address, as written or with other spacing/wording around the same
         # numbers (road number, building, flat): near-unique but for a household.
-        Level(
-            "address",
-            f"{_both('addr')} AND {_SAME_CITY} AND (l.addr = r.addr"
-            " OR (l.addr_numbers = r.addr_numbers"
-            " AND jaro_winkler_similarity(l.addr, r.addr) >= 0.9))",
-        ),
+        Level("address", _ADDRESS),
+        # The same device, and no street address both show.
+        Level("device", "l.device = r.device"),
         # A masked street address (`人民路***`) whose visible part starts the other's.
         Level(
             "street",
@@ -147,7 +153,7 @@ _LOCATION = Comparison(
         Level("different", "TRUE"),
     ),
     uses=frozenset(
-        {"province", "city", "district", "addr", "addr_numbers", "addr_prefix", "postal"}
+        {"province", "city", "district", "addr", "addr_numbers", "addr_prefix", "postal", "device"}
     ),
 )
 _GENDER = Comparison(

@@ -37,6 +37,7 @@ RECORD_SCHEMA = pa.schema(
         ("phone_sha256", _S),
         ("masked_phone", _S),  # `138****5678`: a hint, not an identifier
         ("email", _S),
+        ("device_id", _S),  # a weak identifier: a household may share one
         ("store_id", _S),
         ("staff_id", _S),
     ]
@@ -63,6 +64,7 @@ FEATURE_SCHEMA = pa.schema(
         ("phone_s4", _S),
         ("email", _S),
         ("email_local", _S),
+        ("device", _S),
         ("province", _S),
         ("city", _S),
         ("district", _S),
@@ -135,6 +137,7 @@ def _record_features(row: dict[str, Any]) -> dict[str, Any]:
         "phone_s4": s4,
         "email": email,
         "email_local": email_local(email),
+        "device": _clean(row["device_id"], _device),
         "province": _clean(row["province"], _place),
         "city": _clean(row["city"], _place),
         "district": _clean(row["district"], _place),
@@ -156,6 +159,10 @@ def _clean(value: str | None, normalise: Callable[[str], str | None]) -> str | N
 @lru_cache(maxsize=4096)
 def _place(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip()
+
+
+def _device(value: str) -> str:
+    return value.strip().lower()
 
 
 def _postal(value: str) -> str | None:

@@ -87,8 +87,12 @@ def match_new_records(
         report.skipped = "no trained model: run `siyu identity match` first"
         return report
     model_id, model = found
-    lock_tenant(session, tenant.id)
     options = _options(tenant)
+    if model.labels != tuple(c.labels for c in options.comparisons):
+        # Comparisons changed since (a new version): the model's m and u do not fit them.
+        report.skipped = "the trained model predates these comparisons: run `siyu identity match`"
+        return report
+    lock_tenant(session, tenant.id)
     seqs = sorted(seq for seq, _oneid in store.customer_links_of(session, tenant, refs).values())
     arriving = store.load_records(session, tenant, seqs=seqs)
     keys = record_block_keys(arriving, options, model.places)
