@@ -18,6 +18,13 @@ from siyu.loyalty.errors import (
 from siyu.loyalty.events import EVENT_TYPES, events_since
 from siyu.loyalty.feed import process_feed
 from siyu.loyalty.interactions import apply_event
+from siyu.loyalty.listings import (
+    list_coupon_templates,
+    list_members,
+    member_growth,
+    member_lots,
+    reward_orders,
+)
 from siyu.loyalty.orders import apply_order, apply_refund
 from siyu.loyalty.programs import (
     create_program,
@@ -57,12 +64,16 @@ from siyu.loyalty.service import (
 from siyu.loyalty.views import (
     Balance,
     CouponReport,
+    CouponTemplateView,
     CouponView,
     DueReport,
     EntryView,
     EventView,
     FeedReport,
+    GrowthView,
     ImportReport,
+    LotView,
+    MemberSummary,
     MemberView,
     OpResult,
     OrderOutcome,
@@ -74,24 +85,28 @@ from siyu.loyalty.views import (
 )
 
 __all__ = [
-    "EVENT_TYPES",
     "Balance",
     "Benefit",
     "CouponReport",
     "CouponRules",
+    "CouponTemplateView",
     "CouponView",
     "DueReport",
+    "EVENT_TYPES",
     "EarnRate",
     "EntryView",
     "EventRule",
     "EventView",
     "ExpiryPolicy",
     "FeedReport",
+    "GrowthView",
     "ImportReport",
     "InsufficientPointsError",
     "LimitError",
+    "LotView",
     "LoyaltyError",
     "MemberDay",
+    "MemberSummary",
     "MemberView",
     "NotFoundError",
     "NotMemberError",
@@ -120,10 +135,14 @@ __all__ = [
     "get_member",
     "import_members",
     "issue_coupon",
+    "list_coupon_templates",
+    "list_members",
     "list_programs",
     "list_rewards",
     "load_program",
+    "member_growth",
     "member_history",
+    "member_lots",
     "member_reward_orders",
     "person_coupons",
     "process_feed",
@@ -131,6 +150,7 @@ __all__ = [
     "redeem_coupon",
     "redeem_points",
     "redeem_reward",
+    "reward_orders",
     "run_due",
     "set_member_tier",
     "sync_merges",

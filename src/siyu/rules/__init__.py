@@ -11,6 +11,7 @@ from siyu.rules.facts import (
 from siyu.rules.online import PersonFacts, evaluate, load_person_facts
 from siyu.rules.schemas import (
     ATTRIBUTE_FIELDS,
+    CHOICES,
     TAG_GROUP,
     TAG_KEY,
     TRAIT_FIELDS,
@@ -28,6 +29,7 @@ from siyu.rules.schemas import (
 
 __all__ = [
     "ATTRIBUTE_FIELDS",
+    "CHOICES",
     "TAGS_SCHEMA",
     "TAG_GROUP",
     "TAG_KEY",

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from siyu import users
@@ -32,7 +33,13 @@ SessionDep = Annotated[Session, Depends(get_session)]
 async def signed_in(request: Request, session: SessionDep) -> users.SignedIn:
     """The signed-in user; writes must carry the session's CSRF token (form or header)."""
     token = request.cookies.get(COOKIE)
-    found = users.resolve_session(session=session, token=token) if token else None
+    # In a worker thread: on SQLite the first statement waits for the write lock (BEGIN
+    # IMMEDIATE), and waiting on the event loop would stall the requests that release it.
+    found = (
+        await run_in_threadpool(users.resolve_session, session=session, token=token)
+        if token
+        else None
+    )
     if found is None:
         raise NotSignedInError
     if request.method in UNSAFE:

@@ -2,6 +2,13 @@
 
 from fastapi import APIRouter
 
-from siyu.web.pages import overview, signin
+from siyu.web.pages import audiences, audiences_detail, audiences_tags, overview, signin
 
-ROUTERS: list[APIRouter] = [signin.router, overview.router]
+# Fixed paths (/audiences/tags, /audiences/new...) before /audiences/{name}.
+ROUTERS: list[APIRouter] = [
+    signin.router,
+    overview.router,
+    audiences_tags.router,
+    audiences.router,
+    audiences_detail.router,
+]
