@@ -2,7 +2,15 @@
 
 from fastapi import APIRouter
 
-from siyu.web.pages import audiences, audiences_detail, audiences_tags, overview, signin
+from siyu.web.pages import (
+    audiences,
+    audiences_detail,
+    audiences_tags,
+    loyalty,
+    loyalty_member,
+    overview,
+    signin,
+)
 
 # Fixed paths (/audiences/tags, /audiences/new...) before /audiences/{name}.
 ROUTERS: list[APIRouter] = [
@@ -11,4 +19,6 @@ ROUTERS: list[APIRouter] = [
     audiences_tags.router,
     audiences.router,
     audiences_detail.router,
+    loyalty.router,
+    loyalty_member.router,
 ]

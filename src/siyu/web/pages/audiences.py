@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from siyu import audiences, identity, rules, tags, users
+from siyu import audiences, identity, loyalty, rules, tags, users
 from siyu.engine import EngineUnavailableError
 from siyu.runtime import Runtime
 from siyu.web import rule_form
@@ -50,7 +50,13 @@ def refused(problems: list[str]) -> Iterator[None]:
         problems.extend(
             f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in error.errors()
         )
-    except (tags.TagError, audiences.AudienceError, LookupError, ValueError) as error:
+    except (
+        tags.TagError,
+        audiences.AudienceError,
+        loyalty.LoyaltyError,
+        LookupError,
+        ValueError,
+    ) as error:
         problems.append(str(error.args[0]) if error.args else str(error))
     except EngineUnavailableError as error:
         problems.append(str(error))
