@@ -252,7 +252,7 @@ def test_tags_manual_give_import_and_rule_tag(console: TestClient) -> None:
     )
     assert imported.status_code == 200
     assert re.search(r'data-tag="web肤质=干">.*?data-holders="4"', imported.text, re.S)
-    assert "line 3" in imported.text
+    assert "第 3 行" in imported.text  # the bad row (NOPE), reported by its line
     rule_tag = rule_form.fields_of(rule_form.from_rule({"tag": "web肤质=干"}))
     made = console.post(
         "/audiences/tags",
