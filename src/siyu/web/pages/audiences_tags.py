@@ -3,6 +3,7 @@ persons, a CSV import, and recomputing the rule tags."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -153,13 +154,23 @@ def give(
 ) -> HTMLResponse:
     """Give a manual tag to the persons listed (OneIDs, one per line or comma-separated)."""
     listed = [o.strip() for o in oneids.replace(",", "\n").splitlines() if o.strip()]
+    return _written(
+        request, session, viewer,
+        lambda: tags.give_tag(
+            session=session, tenant=viewer.tenant, key=key, oneids=listed,
+            by=viewer.user.username,
+        ),
+    )  # fmt: skip
+
+
+def _written(
+    request: Request, session: SessionDep, viewer: users.SignedIn, write: Callable[[], Any]
+) -> HTMLResponse:
+    """Run a tag write, commit it, and show the tags with its report (or its refusal)."""
     problems: list[str] = []
     report = None
     with refused(problems):
-        report = tags.give_tag(
-            session=session, tenant=viewer.tenant, key=key, oneids=listed,
-            by=viewer.user.username,
-        )  # fmt: skip
+        report = write()
         session.commit()
     return _tags_page(
         request, session, viewer, problems=problems, report=report,
@@ -177,17 +188,12 @@ def import_csv(
 ) -> HTMLResponse:
     """Give the tags a CSV lists (columns oneid or identifier, and tag)."""
     text = file.file.read().decode("utf-8-sig", errors="replace")
-    problems: list[str] = []
-    report = None
-    with refused(problems):
-        report = tags.import_tags(
+    return _written(
+        request, session, viewer,
+        lambda: tags.import_tags(
             session=session, tenant=viewer.tenant, text=text,
             origin=f"{viewer.user.username}:{file.filename or 'upload'}", tag=tag.strip() or None,
-        )  # fmt: skip
-        session.commit()
-    return _tags_page(
-        request, session, viewer, problems=problems, report=report,
-        status=422 if problems else 200,
+        ),
     )  # fmt: skip
 
 
