@@ -85,6 +85,11 @@ def test_refresh_keeps_entry_and_exit_history(
     assert [(name_of[c.oneid], c.change) for c in later] == [("A", "exited"), ("A", "entered")]
     view = audiences.get_audience(session=session, tenant=tenant, name="近30天购买")
     assert view.size == 2 and view.refreshed_at is not None
+    # Per tenant-local day: every entry and exit counted, the size after the last day.
+    days = audiences.membership_timeline(session=session, tenant=tenant, name="近30天购买")
+    assert sum(d.entered for d in days) == 3 and sum(d.exited for d in days) == 1
+    assert days[-1].size == view.size
+    assert [d.day for d in days] == sorted({d.day for d in days})
 
 
 def test_online_updates_agree_with_batch(

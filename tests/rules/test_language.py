@@ -107,3 +107,15 @@ def test_references_must_exist() -> None:
         "unknown tag group '发质'",
         "unknown identifier type 'line_id' (known: phone)",
     ]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"trait": "lifecycle_stage", "op": "in", "value": ["new", "active"]},
+        {"attribute": "birthday_month", "op": "not_in", "value": [5, 6]},
+    ],
+)
+def test_a_top_level_list_comparison_dumps(data: Any) -> None:
+    # A checked `in` value is a tuple; dumping must not validate the rule a second time.
+    assert dump_rule(parse_rule(data)) == data

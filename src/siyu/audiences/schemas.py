@@ -95,6 +95,15 @@ class MembershipInterval(BaseModel):
     exited_by: str | None
 
 
+class MembershipDay(BaseModel):
+    """One tenant-local day of an audience's history: who entered, who left, the size after."""
+
+    day: date
+    entered: int
+    exited: int
+    size: int
+
+
 class AudienceSize(BaseModel):
     name: str
     size: int

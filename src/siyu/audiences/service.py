@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from siyu.audiences.schemas import (
     AudienceUpdate,
     AudienceView,
     MembershipChange,
+    MembershipDay,
     MembershipInterval,
     OverlapPair,
     OverlapReport,
@@ -278,6 +280,33 @@ def membership_history(
         )
         for r in session.scalars(query.limit(limit))
     ]
+
+
+def membership_timeline(
+    *, session: Session, tenant: TenantContext, name: str, limit: int = 100_000
+) -> list[MembershipDay]:
+    """Entries and exits per tenant-local day, with the size at each day's end, oldest
+    first (the latest `limit` intervals; a day with neither is left out)."""
+    row = require_audience(session, tenant, name)
+    m = AudienceMembership
+    spans = session.execute(
+        select(m.entered_at, m.exited_at)
+        .where(m.tenant_id == tenant.id, m.audience_id == row.id)
+        .order_by(m.entered_at.desc(), m.id.desc())
+        .limit(limit)
+    ).all()
+    entered: dict[date, int] = defaultdict(int)
+    exited: dict[date, int] = defaultdict(int)
+    for entered_at, exited_at in spans:
+        entered[entered_at.astimezone(tenant.zone).date()] += 1
+        if exited_at is not None:
+            exited[exited_at.astimezone(tenant.zone).date()] += 1
+    days: list[MembershipDay] = []
+    size = 0
+    for day in sorted(entered.keys() | exited.keys()):
+        size += entered[day] - exited[day]
+        days.append(MembershipDay(day=day, entered=entered[day], exited=exited[day], size=size))
+    return days
 
 
 def overlap(

@@ -19,6 +19,13 @@ from siyu.loyalty.events import EVENT_TYPES, events_since
 from siyu.loyalty.feed import process_feed
 from siyu.loyalty.grants import default_program, expiring_on, grant, standings
 from siyu.loyalty.interactions import apply_event
+from siyu.loyalty.listings import (
+    list_coupon_templates,
+    list_members,
+    member_growth,
+    member_lots,
+    reward_orders,
+)
 from siyu.loyalty.orders import apply_order, apply_refund
 from siyu.loyalty.programs import (
     create_program,
@@ -59,14 +66,18 @@ from siyu.loyalty.service import (
 from siyu.loyalty.views import (
     Balance,
     CouponReport,
+    CouponTemplateView,
     CouponView,
     DueReport,
     EntryView,
     EventView,
     FeedReport,
     GrantView,
+    GrowthView,
     ImportReport,
+    LotView,
     MemberStanding,
+    MemberSummary,
     MemberView,
     OpResult,
     OrderOutcome,
@@ -78,13 +89,14 @@ from siyu.loyalty.views import (
 )
 
 __all__ = [
-    "EVENT_TYPES",
     "Balance",
     "Benefit",
     "CouponReport",
     "CouponRules",
+    "CouponTemplateView",
     "CouponView",
     "DueReport",
+    "EVENT_TYPES",
     "EarnRate",
     "EntryView",
     "EventRule",
@@ -92,12 +104,15 @@ __all__ = [
     "ExpiryPolicy",
     "FeedReport",
     "GrantView",
+    "GrowthView",
     "ImportReport",
     "InsufficientPointsError",
     "LimitError",
+    "LotView",
     "LoyaltyError",
     "MemberDay",
     "MemberStanding",
+    "MemberSummary",
     "MemberView",
     "NotFoundError",
     "NotMemberError",
@@ -129,10 +144,14 @@ __all__ = [
     "grant",
     "import_members",
     "issue_coupon",
+    "list_coupon_templates",
+    "list_members",
     "list_programs",
     "list_rewards",
     "load_program",
+    "member_growth",
     "member_history",
+    "member_lots",
     "member_reward_orders",
     "memberships_of_person",
     "person_coupons",
@@ -141,6 +160,7 @@ __all__ = [
     "redeem_coupon",
     "redeem_points",
     "redeem_reward",
+    "reward_orders",
     "run_due",
     "set_member_tier",
     "standings",

@@ -75,7 +75,7 @@ def redeem(
         )
     )
     if found is not None:
-        return _order_view(session, found)
+        return order_view(session, found)
     item = session.scalar(
         select(Reward)
         .where(Reward.program_id == program.id, Reward.code == reward)
@@ -120,7 +120,7 @@ def redeem(
     )  # fmt: skip
     session.add(order)
     session.flush()
-    return _order_view(session, order)
+    return order_view(session, order)
 
 
 def cancel(
@@ -138,7 +138,7 @@ def cancel(
     account = lock_member_id(session, program, order.member_id, now=now)
     session.refresh(order)
     if order.status == "cancelled" or account is None:
-        return _order_view(session, order)
+        return order_view(session, order)
     used = session.scalars(
         select(Coupon.code).where(
             Coupon.tenant_id == program.tenant.id,
@@ -159,7 +159,7 @@ def cancel(
     item.taken -= order.quantity
     order.status = "cancelled"
     order.cancelled_at = now
-    return _order_view(session, order)
+    return order_view(session, order)
 
 
 def member_orders(session: Session, program: ProgramRef, member_id: int) -> list[RewardOrderView]:
@@ -168,7 +168,7 @@ def member_orders(session: Session, program: ProgramRef, member_id: int) -> list
         .where(RewardOrder.program_id == program.id, RewardOrder.member_id == member_id)
         .order_by(RewardOrder.id.desc())
     )
-    return [_order_view(session, r) for r in rows]
+    return [order_view(session, r) for r in rows]
 
 
 def _reward_view(reward: Reward) -> RewardView:
@@ -179,7 +179,7 @@ def _reward_view(reward: Reward) -> RewardView:
     )  # fmt: skip
 
 
-def _order_view(session: Session, order: RewardOrder) -> RewardOrderView:
+def order_view(session: Session, order: RewardOrder) -> RewardOrderView:
     reward = session.get_one(Reward, order.reward_id)
     oneid = session.scalar(select(Member.oneid).where(Member.id == order.member_id))
     return RewardOrderView(

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from siyu.loyalty.schemas import Benefit, ProgramSettings
+from siyu.loyalty.schemas import Benefit, CouponRules, ProgramSettings
 
 
 class ProgramView(BaseModel):
@@ -210,3 +210,44 @@ class MemberStanding(BaseModel):
 
     tier: str
     points: int
+
+
+class MemberSummary(BaseModel):
+    """A row of a program's member list."""
+
+    oneid: str
+    card_no: str | None
+    tier: str
+    enrolled_at: datetime
+    enrolled_via: str
+    spendable: int
+
+
+class LotView(BaseModel):
+    id: int
+    entry_id: int
+    amount: int
+    remaining: int
+    status: str
+    ref: str | None
+    earned_at: datetime
+    activates_at: datetime
+    expires_at: datetime | None
+
+
+class GrowthView(BaseModel):
+    key: str
+    cause: str
+    ref: str | None
+    points: int
+    at: datetime
+
+
+class CouponTemplateView(BaseModel):
+    code: str
+    name: str
+    rules: CouponRules
+    stock: int | None
+    issued: int
+    per_person_limit: int | None
+    active: bool

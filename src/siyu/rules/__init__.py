@@ -17,6 +17,7 @@ from siyu.rules.online import (
 )
 from siyu.rules.schemas import (
     ATTRIBUTE_FIELDS,
+    CHOICES,
     TAG_GROUP,
     TAG_KEY,
     TRAIT_FIELDS,
@@ -36,6 +37,7 @@ from siyu.rules.schemas import (
 __all__ = [
     "ATTRIBUTE_FIELDS",
     "FACT_PARTS",
+    "CHOICES",
     "TAGS_SCHEMA",
     "TAG_GROUP",
     "TAG_KEY",

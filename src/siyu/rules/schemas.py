@@ -356,7 +356,10 @@ def _problem(error: Any) -> str:
 
 def dump_rule(rule: Rule) -> dict[str, Any]:
     """The rule as JSON-ready data (what is stored; `parse_rule` reads it back)."""
-    dumped = _Document(rule).model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    # Constructed, not validated again: a checked comparison holds its values as a tuple,
+    # which a second validation of a top-level `in` condition would refuse.
+    document = _Document.model_construct(root=rule)
+    dumped = document.model_dump(mode="json", by_alias=True, exclude_defaults=True)
     return _kind_first(dumped)  # type: ignore[no-any-return]
 
 

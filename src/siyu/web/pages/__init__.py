@@ -3,10 +3,15 @@
 from fastapi import APIRouter
 
 from siyu.web.pages import (
+    audiences,
+    audiences_detail,
+    audiences_tags,
     imports,
     imports_identity,
     journeys,
     journeys_results,
+    loyalty,
+    loyalty_member,
     overview,
     persons,
     persons_panels,
@@ -14,15 +19,21 @@ from siyu.web.pages import (
     signin,
 )
 
-# journeys_results before journeys: its `/journeys/_enrolments` must win over `/journeys/{key}`.
+# Fixed paths before parameterised ones: /audiences/tags before /audiences/{name}, and
+# journeys_results' /journeys/_enrolments before /journeys/{key}.
 ROUTERS: list[APIRouter] = [
     signin.router,
     overview.router,
     persons.router,
     persons_panels.router,
-    imports.router,
-    imports_identity.router,
+    audiences_tags.router,
+    audiences.router,
+    audiences_detail.router,
+    loyalty.router,
+    loyalty_member.router,
     journeys_results.router,
     journeys.router,
+    imports.router,
+    imports_identity.router,
     settings.router,
 ]

@@ -1,0 +1,166 @@
+"""会员 over HTTP: programs, members, a member's ledger; adjustments need a reason and are
+journaled with the signed-in user; analysts read but never write."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from siyu import loyalty, profiles
+from siyu.runtime import Runtime
+from web_support import sign_in
+
+PROGRAM = "webmk"
+
+
+@pytest.fixture(scope="module")
+def member_oneids(console_runtime: Runtime) -> Iterator[list[str]]:
+    """A program made through the service, with two demo persons enrolled."""
+    with console_runtime.session() as session:
+        tenant = console_runtime.tenant(session)
+        if PROGRAM not in {p.code for p in loyalty.program_views(session=session, tenant=tenant)}:
+            loyalty.create_program(
+                session=session,
+                tenant=tenant,
+                code=PROGRAM,
+                name="测试会员",
+                settings=loyalty.ProgramSettings(pending_days=0),
+            )
+        found = profiles.search_persons(session=session, tenant=tenant, query="王")[:2]
+        oneids = [person.oneid for person in found]
+        for oneid in oneids:
+            loyalty.enrol_member(session=session, tenant=tenant, program=PROGRAM, oneid=oneid)
+        loyalty.create_coupon_template(
+            session=session,
+            tenant=tenant,
+            code="web10",
+            name="满100减10",
+            rules=loyalty.CouponRules(kind="threshold", amount=10, threshold=100, valid_days=30),
+        )
+        session.commit()
+    yield oneids
+
+
+def _spendable(runtime: Runtime, oneid: str) -> int:
+    with runtime.session() as session:
+        return loyalty.get_member(
+            session=session, tenant=runtime.tenant(session), program=PROGRAM, oneid=oneid
+        ).balance.spendable
+
+
+def test_program_page_lists_members_and_searches(
+    console: TestClient, member_oneids: list[str]
+) -> None:
+    sign_in(console, "analyst")
+    page = console.get("/loyalty", params={"program": PROGRAM})
+    assert page.status_code == 200
+    assert 'id="tiers"' in page.text and 'id="members-table"' in page.text
+    for oneid in member_oneids:
+        assert f"/loyalty/{PROGRAM}/members/{oneid}" in page.text
+    found = console.get("/loyalty", params={"program": PROGRAM, "q": member_oneids[0]})
+    assert f"members/{member_oneids[0]}" in found.text
+    assert f"members/{member_oneids[1]}" not in found.text
+    assert 'data-template="web10"' in page.text
+
+
+def test_adjustment_needs_a_reason_and_is_journaled_with_the_user(
+    console: TestClient, console_runtime: Runtime, member_oneids: list[str]
+) -> None:
+    csrf = sign_in(console, "operator")
+    oneid = member_oneids[0]
+    url = f"/loyalty/{PROGRAM}/members/{oneid}/adjust"
+    before = _spendable(console_runtime, oneid)
+    refused = console.post(url, data={"csrf": csrf, "points": "200", "reason": "  "})
+    assert refused.status_code == 422
+    assert "needs a reason" in refused.text
+    assert _spendable(console_runtime, oneid) == before
+
+    done = console.post(url, data={"csrf": csrf, "points": "200", "reason": "客诉补偿 web"})
+    assert done.status_code == 200  # followed to the member page
+    assert _spendable(console_runtime, oneid) == before + 200
+    row = re.search(r'<tr data-entry="\d+">(.*?)</tr>', done.text, re.S)
+    assert row is not None
+    assert "+200" in row.group(1) and "客诉补偿 web" in row.group(1)
+    assert "user:t-operator" in row.group(1)
+    shown = re.search(r'id="spendable">([\d,]+)<', done.text)
+    assert shown and int(shown.group(1).replace(",", "")) == before + 200
+
+    taken = console.post(url, data={"csrf": csrf, "points": "-50", "reason": "撤回部分"})
+    assert taken.status_code == 200
+    assert _spendable(console_runtime, oneid) == before + 150
+    too_much = console.post(url, data={"csrf": csrf, "points": "-999999", "reason": "x"})
+    assert too_much.status_code == 422 and 'role="alert"' in too_much.text
+    assert _spendable(console_runtime, oneid) == before + 150
+    not_a_number = console.post(url, data={"csrf": csrf, "points": "lots", "reason": "x"})
+    assert not_a_number.status_code == 422 and "whole number" in not_a_number.text
+
+
+def test_issue_a_coupon_to_a_member(console: TestClient, member_oneids: list[str]) -> None:
+    csrf = sign_in(console, "admin")
+    oneid = member_oneids[1]
+    issued = console.post(
+        f"/loyalty/{PROGRAM}/members/{oneid}/coupons", data={"csrf": csrf, "template": "web10"}
+    )
+    assert issued.status_code == 200
+    table = issued.text[issued.text.index('id="member-coupon-table"') :]
+    assert "web10" in table.split("</table>")[0]
+
+
+def test_program_coupon_template_and_reward_forms(
+    console: TestClient, member_oneids: list[str]
+) -> None:
+    csrf = sign_in(console, "operator")
+    made = console.post(
+        "/loyalty/coupon-templates",
+        data={
+            "csrf": csrf,
+            "program": PROGRAM,
+            "code": "web5",
+            "name": "立减5元",
+            "kind": "fixed",
+            "amount": "5",
+            "valid_days": "7",
+        },  # fmt: skip
+    )
+    assert made.status_code == 200 and 'data-template="web5"' in made.text
+    bad = console.post(
+        "/loyalty/coupon-templates",
+        data={"csrf": csrf, "program": PROGRAM, "code": "webbad", "name": "x", "kind": "fixed"},
+    )
+    assert bad.status_code == 422 and "needs an amount" in bad.text
+    reward = console.post(
+        f"/loyalty/{PROGRAM}/rewards",
+        data={"csrf": csrf, "code": "web-mug", "name": "马克杯", "points": "300", "stock": "10"},
+    )
+    assert reward.status_code == 200 and "马克杯" in reward.text
+
+
+def test_a_program_can_be_created_from_the_page(console: TestClient) -> None:
+    csrf = sign_in(console, "admin")
+    made = console.post(
+        "/loyalty/programs",
+        data={"csrf": csrf, "code": "webnew", "name": "新计划", "sample_tiers": "1"},
+    )
+    assert made.status_code == 200 and "新计划" in made.text and "金卡" in made.text
+    again = console.post("/loyalty/programs", data={"csrf": csrf, "code": "webnew", "name": "x"})
+    assert again.status_code == 422 and "already exists" in again.text
+
+
+def test_analysts_cannot_write(console: TestClient, member_oneids: list[str]) -> None:
+    csrf = sign_in(console, "analyst")
+    oneid = member_oneids[0]
+    page = console.get(f"/loyalty/{PROGRAM}/members/{oneid}")
+    assert page.status_code == 200 and "/adjust" not in page.text
+    refused = console.post(
+        f"/loyalty/{PROGRAM}/members/{oneid}/adjust",
+        data={"csrf": csrf, "points": "10", "reason": "analyst"},
+    )
+    assert refused.status_code == 403
+    assert (
+        console.post("/loyalty/programs", data={"csrf": csrf, "code": "a", "name": "a"}).status_code
+        == 403
+    )
+    assert console.get(f"/loyalty/{PROGRAM}/members/NOSUCHPERSON").status_code == 404
