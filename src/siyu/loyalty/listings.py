@@ -14,7 +14,6 @@ from siyu.loyalty.errors import NotMemberError
 from siyu.loyalty.members import lock_member
 from siyu.loyalty.models import CouponTemplate, Growth, Lot, Member, RewardOrder
 from siyu.loyalty.programs import load_program
-from siyu.loyalty.schemas import CouponRules
 from siyu.loyalty.views import (
     CouponTemplateView,
     GrowthView,
@@ -84,20 +83,7 @@ def member_lots(
     rows = session.scalars(
         select(Lot).where(Lot.member_id == member_id).order_by(Lot.id.desc()).limit(limit)
     )
-    return [
-        LotView(
-            id=r.id,
-            entry_id=r.entry_id,
-            amount=r.amount,
-            remaining=r.remaining,
-            status=r.status,
-            ref=r.ref,
-            earned_at=r.earned_at,
-            activates_at=r.activates_at,
-            expires_at=r.expires_at,
-        )  # fmt: skip
-        for r in rows
-    ]
+    return [LotView.model_validate(r, from_attributes=True) for r in rows]
 
 
 def member_growth(
@@ -108,7 +94,7 @@ def member_growth(
     rows = session.scalars(
         select(Growth).where(Growth.member_id == member_id).order_by(Growth.id.desc()).limit(limit)
     )
-    return [GrowthView(key=r.key, cause=r.cause, ref=r.ref, points=r.points, at=r.at) for r in rows]
+    return [GrowthView.model_validate(r, from_attributes=True) for r in rows]
 
 
 def list_coupon_templates(*, session: Session, tenant: TenantContext) -> list[CouponTemplateView]:
@@ -118,18 +104,8 @@ def list_coupon_templates(*, session: Session, tenant: TenantContext) -> list[Co
         .where(CouponTemplate.tenant_id == tenant.id)
         .order_by(CouponTemplate.code)
     )
-    return [
-        CouponTemplateView(
-            code=r.code,
-            name=r.name,
-            rules=CouponRules.model_validate(r.rules),
-            stock=r.stock,
-            issued=r.issued,
-            per_person_limit=r.per_person_limit,
-            active=r.active,
-        )  # fmt: skip
-        for r in rows
-    ]
+    # `rules` is stored as JSON: validation turns it into CouponRules.
+    return [CouponTemplateView.model_validate(r, from_attributes=True) for r in rows]
 
 
 def reward_orders(

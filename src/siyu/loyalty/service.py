@@ -154,18 +154,7 @@ def tier_history(
     rows = session.scalars(
         select(TierChange).where(TierChange.member_id == account.id).order_by(TierChange.id)
     )
-    return [
-        TierChangeView(
-            action=r.action,
-            from_tier=r.from_tier,
-            to_tier=r.to_tier,
-            growth=r.growth,
-            reason=r.reason,
-            actor=r.actor,
-            at=r.at,
-        )  # fmt: skip
-        for r in rows
-    ]
+    return [TierChangeView.model_validate(r, from_attributes=True) for r in rows]
 
 
 def adjust_points(
