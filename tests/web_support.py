@@ -54,3 +54,12 @@ def customer_oneids(runtime: Any, refs: list[tuple[str, str]]) -> dict[tuple[str
         return identity.oneids_of_records(
             session=session, tenant=runtime.tenant(session), kind="customer", refs=refs
         )
+
+
+def htmx_settled(page: Any) -> None:
+    """Wait until HTMX has swapped, settled and wired the new content: a control changed
+    before then has no handler yet, so its change would be lost (a race no person wins)."""
+    page.wait_for_function(
+        "() => window.htmx && !document.querySelector("
+        "'.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )

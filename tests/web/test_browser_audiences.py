@@ -8,7 +8,7 @@ from typing import Any
 
 from siyu import audiences
 from siyu.runtime import Runtime
-from web_support import Shoot, browser_page, browser_sign_in
+from web_support import Shoot, browser_page, browser_sign_in, htmx_settled
 
 ACTIVE = {"trait": "lifecycle_stage", "value": "active"}
 BOUGHT_TWICE = {"bought": {}, "within_days": 365, "min": 2}
@@ -68,8 +68,10 @@ def test_build_count_save_and_overlap_in_chromium(
     # Second condition: bought at least twice in the last 365 days.
     page.get_by_role("button", name="＋ 条件").first.click()
     page.locator('select[name="n-1.kind"]').wait_for()
+    htmx_settled(page)
     page.locator('select[name="n-1.kind"]').select_option("bought")
     page.locator('input[name="n-1.within_days"]').wait_for()
+    htmx_settled(page)
     # Typed as a person types (keyup drives the debounced count).
     _type(page.locator('input[name="n-1.within_days"]'), "365")
     _type(page.locator('input[name="n-1.min"]'), "2")

@@ -10,16 +10,18 @@ import pytest
 from journey_console_support import journey_with_results
 from siyu import journeys
 from siyu.runtime import Runtime
-from web_support import Shoot, browser_page, browser_sign_in
+from web_support import Shoot, browser_page, browser_sign_in, htmx_settled
 
 
 def _add_step(page: Any, kind: str, step_id: str, fields: dict[str, str]) -> None:
     bench = page.locator("#workbench")
+    htmx_settled(page)
     bench.get_by_label("步骤类型").select_option(kind)
     # the type's own fields arrive as an HTMX fragment
     first = next(iter(fields), None)
     if first:
         page.locator(f"#step-fields [name='{first}']").wait_for()
+        htmx_settled(page)
     bench.get_by_label("步骤 ID", exact=True).fill(step_id)
     for name, value in fields.items():
         field = page.locator(f"#step-fields [name='{name}']")
