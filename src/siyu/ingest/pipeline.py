@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import pickle
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,8 +20,10 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
+from siyu.identity import RecordIdentity
 from siyu.ingest.readers import Input, RawRecord, open_inputs
 from siyu.ingest.validate import Judged, judge
+from siyu.records import Prepared
 from siyu.tenants import TenantContext
 
 _QUEUED_BATCHES = 3
@@ -69,8 +72,12 @@ def judged_batches(
 ) -> Iterator[JudgedBatch]:
     """Judge the inputs batch by batch in this process."""
     for item in inputs:
-        for batch in raw_batches(item.records, batch_size):
-            with collector_paused():
+        batches = raw_batches(item.records, batch_size)
+        while True:
+            with collector_paused():  # reading a batch allocates as much as judging it
+                batch = next(batches, None)
+                if batch is None:
+                    break
                 judged = [judge(raw, tenant=tenant) for raw in batch]
             yield JudgedBatch(str(item.path), item.progress.position, item.size, judged)
 
@@ -96,8 +103,10 @@ def judged_in_worker(
     try:
         while True:
             message = _next(queue, worker)
-            if isinstance(message, JudgedBatch):
-                yield message
+            if isinstance(message, bytes):
+                with collector_paused():  # unpickling a batch builds its objects anew
+                    batch = _unpacked(message)
+                yield batch
             elif message[0] == _DONE:
                 return
             else:
@@ -136,7 +145,49 @@ def _work(
     try:
         inputs = open_inputs(paths, kind=kind, source=source)
         for batch in judged_batches(inputs, tenant=tenant, batch_size=batch_size):
-            queue.put(batch)
+            with collector_paused():
+                queue.put(_packed(batch))
         queue.put((_DONE, ""))
     except BaseException:  # the main process raises it
         queue.put((_FAILED, traceback.format_exc()))
+
+
+# A batch crosses the process boundary as bytes pickled here, without the collector (the
+# queue's feeder thread would pickle it with the collector running), and as plain tuples:
+# pickling slotted dataclasses calls `dataclasses.fields` per object, which cost more than
+# judging the records did.
+def _packed(batch: JudgedBatch) -> bytes:
+    items: list[Any] = [
+        (
+            j.line,
+            j.head,
+            j.raw,
+            j.rejection,
+            None
+            if (r := j.record) is None
+            else (r.kind, r.source, r.record_id, r.content_hash, r.values),
+            None if (i := j.identity) is None else (i.kind, i.source, i.record_id, i.keys),
+        )
+        for j in batch.items
+    ]
+    return pickle.dumps((batch.file, batch.position, batch.size, items), protocol=5)
+
+
+def _unpacked(message: bytes) -> JudgedBatch:
+    file, position, size, packed = pickle.loads(message)
+    items = [
+        Judged(
+            line,
+            head,
+            raw,
+            rejection,
+            None if record is None else Prepared(*record),
+            None
+            if identity is None
+            else RecordIdentity(
+                kind=identity[0], source=identity[1], record_id=identity[2], keys=identity[3]
+            ),
+        )
+        for line, head, raw, rejection, record, identity in packed
+    ]
+    return JudgedBatch(file, position, size, items)
