@@ -57,3 +57,25 @@ def test_the_360_view_refuses_another_guides_customer(
     assert not profiles.is_customer_of(
         session=session, tenant=tenant, oneid="nobody", staff_id="G1"
     )
+
+
+def test_a_guides_customers_come_in_pages_that_cover_them_all(
+    session: Session, tenant: TenantContext
+) -> None:
+    persons = ingest(
+        session,
+        tenant,
+        *(
+            customer("pos", f"p{i}", {"phone": f"139000001{i:02d}"}, staff_id="G7")
+            for i in range(7)
+        ),
+    )
+    everyone = sorted(str(p.oneid) for p in persons)
+    pages = [
+        profiles.persons_of_staff(
+            session=session, tenant=tenant, staff_id="G7", offset=start, limit=3
+        )
+        for start in (0, 3, 6, 9)
+    ]
+    assert [len(found) for found in pages] == [3, 3, 1, 0]
+    assert [p.oneid for found in pages for p in found] == everyone

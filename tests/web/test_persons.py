@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
+import pytest
 from fastapi.testclient import TestClient
 
 from siyu import channels, identity, ingest, loyalty, profiles, tags
 from siyu.runtime import Runtime
 from siyu.tags import TagIn
+from siyu.web.pages import persons as persons_page
 from web_support import GUIDE_STAFF_ID, customer_oneids, sign_in
 
 
@@ -226,3 +229,32 @@ def test_a_guide_sees_only_their_own_customers(
     assert console.get(f"/persons/{other}/panel/explain").status_code == 404
     assert console.get(f"/persons/{mine}/panel/tags").status_code == 200
     assert console.get("/imports").status_code == 403
+
+
+def test_a_guides_list_pages_through_all_their_customers(
+    console: TestClient, console_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(persons_page, "GUIDE_PAGE", 2)
+    tag = secrets.token_hex(3)
+    _load(
+        console_runtime,
+        *(
+            _customer(f"page{i}-{tag}", identifiers={"phone": _phone()}, staff_id=GUIDE_STAFF_ID)
+            for i in range(3)
+        ),
+    )
+    with console_runtime.session() as session:
+        tenant = console_runtime.tenant(session)
+        everyone = profiles.persons_of_staff(
+            session=session, tenant=tenant, staff_id=GUIDE_STAFF_ID, limit=10**6
+        )
+    assert len(everyone) > 2
+    sign_in(console, "guide")
+    seen: list[str] = []
+    path: str | None = "/persons"
+    while path is not None:
+        html = console.get(path).text
+        seen.extend(p.oneid for p in everyone if f"/persons/{p.oneid}" in html)
+        found = re.search(r'href="(/persons\?start=\d+)">下一页', html)
+        path = found.group(1) if found else None
+    assert seen == [p.oneid for p in everyone]

@@ -203,12 +203,14 @@ def search_persons(
 
 
 def persons_of_staff(
-    *, session: Session, tenant: TenantContext, staff_id: str, limit: int = 50
+    *, session: Session, tenant: TenantContext, staff_id: str, offset: int = 0, limit: int = 50
 ) -> list[PersonSummary]:
-    """The customers of the guide `staff_id`: persons with a record carrying it."""
+    """The customers of the guide `staff_id` (persons with a record carrying it), by OneID,
+    `limit` of them from `offset`."""
     refs = records.customers_of_staff(session=session, tenant=tenant, staff_id=staff_id)
     found = identity.oneids_of_records(session=session, tenant=tenant, kind="customer", refs=refs)
-    return _summaries(session, tenant, sorted(set(found.values())), limit=limit, staff_id=None)
+    oneids = sorted(set(found.values()))[offset:]
+    return _summaries(session, tenant, oneids, limit=limit, staff_id=None)
 
 
 def is_customer_of(*, session: Session, tenant: TenantContext, oneid: str, staff_id: str) -> bool:

@@ -18,7 +18,11 @@ class CustomerRecord(TenantScoped, Base):
     """A person as one source knows them."""
 
     __tablename__ = "customer_records"
-    __table_args__ = (UniqueConstraint("tenant_id", "source", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "source", "external_id"),
+        # A guide's (导购) console pages list the customers whose records carry their id.
+        Index("ix_customer_records_staff", "tenant_id", "staff_id"),
+    )
 
     id: Mapped[int] = mapped_column(_Id, primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(32))

@@ -16,6 +16,7 @@ from siyu.web.auth import SessionDep, Viewer, Writer
 from siyu.web.render import page
 
 router = APIRouter(include_in_schema=False)
+GUIDE_PAGE = 50  # customers per page of a guide's list
 # A guide with no staff_id serves nobody: this matches no record.
 NOBODY = "\x00"
 
@@ -41,18 +42,30 @@ Reader = Annotated[users.SignedIn, Depends(person_reader)]
 
 
 @router.get("/persons", response_class=HTMLResponse)
-def search(request: Request, session: SessionDep, viewer: Viewer, q: str = "") -> HTMLResponse:
+def search(
+    request: Request, session: SessionDep, viewer: Viewer, q: str = "", start: int = 0
+) -> HTMLResponse:
     staff_id = scope_of(viewer)
+    start = max(start, 0)
+    more = False
     if q.strip():
         found = profiles.search_persons(
             session=session, tenant=viewer.tenant, query=q, staff_id=staff_id
         )
-    elif staff_id is not None:  # a guide's start page: their customers
-        found = profiles.persons_of_staff(session=session, tenant=viewer.tenant, staff_id=staff_id)
+    elif staff_id is not None:  # a guide's start page: their customers, a page at a time
+        found = profiles.persons_of_staff(
+            session=session,
+            tenant=viewer.tenant,
+            staff_id=staff_id,
+            offset=start,
+            limit=GUIDE_PAGE + 1,  # one more tells whether there is a next page
+        )
+        more, found = len(found) > GUIDE_PAGE, found[:GUIDE_PAGE]
     else:
         found = []
     name = "persons/_results.html" if request.headers.get("hx-request") else "persons/search.html"
-    return page(request, name, {"q": q, "persons": found, "mine": staff_id is not None})
+    context = {"q": q, "persons": found, "mine": staff_id is not None, "start": start}
+    return page(request, name, {**context, "more": more, "page_size": GUIDE_PAGE})
 
 
 @router.get("/persons/{oneid}", response_class=HTMLResponse)
