@@ -25,7 +25,7 @@ from siyu.ingest import (
     list_quarantine,
     use_bulk,
 )
-from siyu.records.models import CustomerRecord, Order, Refund
+from siyu.records.models import CustomerRecord, Event, Order, Refund
 from siyu.tenants import IdentityRules, TenantContext
 from support import Files, MakeTenant, customer, order, partition
 
@@ -161,6 +161,43 @@ def test_the_worker_process_judges_as_the_import_itself_does(
     assert partition(session, worker) == partition(session, here)
     assert stored_records(session, worker) == stored_records(session, here)
     assert quarantine(session, worker) == quarantine(session, here)
+
+
+def raw_rows(session: Session, tenant: TenantContext) -> dict[str, list[tuple[Any, ...]]]:
+    """Every stored record row as the database holds it (JSON text, time strings, fen),
+    without row ids and times of writing."""
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    for model in (CustomerRecord, Order, Refund, Event):
+        name = model.__tablename__
+        result = session.connection().exec_driver_sql(
+            f"SELECT * FROM {name} WHERE tenant_id = {int(tenant.id)}"
+        )
+        keep = [
+            i for i, c in enumerate(result.keys()) if c not in ("id", "tenant_id", "updated_at")
+        ]
+        found[name] = sorted(tuple(row[i] for i in keep) for row in result)
+    return found
+
+
+def test_values_converted_by_the_worker_are_stored_as_converted_here(
+    session: Session, make_tenant: MakeTenant, tmp_path: Path, files: Files
+) -> None:
+    """The worker converts values for a SQLite store (decision 213): the rows stored, new
+    and replacing older versions, are the very bytes the main process would store."""
+    changed = files.jsonl(
+        "changed.jsonl",
+        [
+            order("pos", "EO1", customer_id="E1", status="refunded"),
+            customer("pos", "E2", {"phone": "13900000001"}, name="王芳"),
+        ],
+    )
+    paths = [*demo_files(tmp_path, files), changed]
+    here, worker = make_tenant(), make_tenant()
+    import_all(session, here, paths, bulk=True, worker=False)
+    reports = import_all(session, worker, paths, bulk=True, worker=True)
+    assert reports[-1].updated == 2  # the update path ran with converted values
+    assert raw_rows(session, worker) == raw_rows(session, here)
+    assert raw_rows(session, worker)["orders"]
 
 
 def test_bulk_reimport_changes_nothing(

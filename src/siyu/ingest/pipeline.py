@@ -20,10 +20,13 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
+from sqlalchemy import Dialect
+
 from siyu.identity import RecordIdentity
 from siyu.ingest.readers import Input, RawRecord, open_inputs
 from siyu.ingest.validate import Judged, judge
 from siyu.records import Prepared
+from siyu.store.db import offline_dialect
 from siyu.tenants import TenantContext
 
 _QUEUED_BATCHES = 3
@@ -68,9 +71,13 @@ def raw_batches(stream: Iterator[RawRecord], size: int) -> Iterator[list[RawReco
 
 
 def judged_batches(
-    inputs: Iterator[Input], *, tenant: TenantContext, batch_size: int
+    inputs: Iterator[Input],
+    *,
+    tenant: TenantContext,
+    batch_size: int,
+    dialect: Dialect | None = None,
 ) -> Iterator[JudgedBatch]:
-    """Judge the inputs batch by batch in this process."""
+    """Judge the inputs batch by batch in this process (`dialect`: see `judge`)."""
     for item in inputs:
         batches = raw_batches(item.records, batch_size)
         while True:
@@ -78,7 +85,7 @@ def judged_batches(
                 batch = next(batches, None)
                 if batch is None:
                     break
-                judged = [judge(raw, tenant=tenant) for raw in batch]
+                judged = [judge(raw, tenant=tenant, dialect=dialect) for raw in batch]
             yield JudgedBatch(str(item.path), item.progress.position, item.size, judged)
 
 
@@ -89,13 +96,16 @@ def judged_in_worker(
     source: str | None,
     tenant: TenantContext,
     batch_size: int,
+    store_dialect: str,
 ) -> Iterator[JudgedBatch]:
-    """`judged_batches` of canonical files, computed by a worker process."""
+    """`judged_batches` of canonical files, computed by a worker process; for a SQLite
+    store the worker also converts the values to what the columns store."""
     context = multiprocessing.get_context("spawn")  # no fork of a process holding a database
     queue: Any = context.Queue(maxsize=_QUEUED_BATCHES)
+    convert = store_dialect == "sqlite"
     worker = context.Process(
         target=_work,
-        args=(queue, list(paths), kind, source, tenant, batch_size),
+        args=(queue, list(paths), kind, source, tenant, batch_size, convert),
         name="siyu-ingest-judge",
         daemon=True,
     )
@@ -141,10 +151,13 @@ def _work(
     source: str | None,
     tenant: TenantContext,
     batch_size: int,
+    convert: bool,
 ) -> None:
     try:
         inputs = open_inputs(paths, kind=kind, source=source)
-        for batch in judged_batches(inputs, tenant=tenant, batch_size=batch_size):
+        dialect = offline_dialect("sqlite") if convert else None
+        batches = judged_batches(inputs, tenant=tenant, batch_size=batch_size, dialect=dialect)
+        for batch in batches:
             with collector_paused():
                 queue.put(_packed(batch))
         queue.put((_DONE, ""))
@@ -165,7 +178,7 @@ def _packed(batch: JudgedBatch) -> bytes:
             j.rejection,
             None
             if (r := j.record) is None
-            else (r.kind, r.source, r.record_id, r.content_hash, r.values),
+            else (r.kind, r.source, r.record_id, r.content_hash, r.values, r.bound),
             None if (i := j.identity) is None else (i.kind, i.source, i.record_id, i.keys),
         )
         for j in batch.items

@@ -66,7 +66,12 @@ def ingest_files(
     batches: Iterable[JudgedBatch]
     if canonical and bulk and worker:
         batches = judged_in_worker(
-            paths, kind=kind, source=source, tenant=tenant, batch_size=batch_size
+            paths,
+            kind=kind,
+            source=source,
+            tenant=tenant,
+            batch_size=batch_size,
+            store_dialect=session.get_bind().dialect.name,
         )
     else:
         inputs: Iterator[Input]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import Dialect
 
 from siyu.identity import SOURCE_CUSTOMER, RecordIdentity, normalize_identifiers
 from siyu.ingest import formats
@@ -48,8 +49,9 @@ class Judged:
     identity: RecordIdentity | None
 
 
-def judge(raw: RawRecord, *, tenant: TenantContext) -> Judged:
-    """Validate one raw record (or take the reader's fault) and prepare it for storing."""
+def judge(raw: RawRecord, *, tenant: TenantContext, dialect: Dialect | None = None) -> Judged:
+    """Validate one raw record (or take the reader's fault) and prepare it for storing
+    (with `dialect`: its values converted for that store)."""
     data = raw.data
     verdict = (
         Rejection(raw.field or "(line)", raw.error or "unreadable")
@@ -62,7 +64,8 @@ def judge(raw: RawRecord, *, tenant: TenantContext) -> Judged:
     head = head_of(data)
     if isinstance(verdict, Rejection):
         return Judged(raw.line, head, raw, verdict, None, None)
-    return Judged(raw.line, head, None, None, prepare_record(verdict.incoming), verdict.identity)
+    prepared = prepare_record(verdict.incoming, dialect=dialect)
+    return Judged(raw.line, head, None, None, prepared, verdict.identity)
 
 
 _ID_FIELDS = {

@@ -8,13 +8,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, extract, func, or_, select, update
+from sqlalchemy import Dialect, bindparam, extract, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.records.models import CustomerRecord, Event, Order, Refund
 from siyu.records.schemas import CanonicalRecord, EventIn, OrderIn, RefundIn
 from siyu.store.base import table, utcnow
-from siyu.store.bulk import insert_many
+from siyu.store.bulk import AsBound, bind_values, insert_many
 from siyu.tenants.schemas import TenantContext
 
 Outcome = Literal["new", "updated", "unchanged"]
@@ -54,12 +54,24 @@ class Prepared:
     record_id: str
     content_hash: str
     values: dict[str, Any]  # the row, without tenant and time of writing
+    bound: str | None = None  # the dialect `values` are converted for (`bind_prepared`)
 
 
-def prepare_record(item: Incoming) -> Prepared:
-    """The stored columns of a validated record."""
+def prepare_record(item: Incoming, *, dialect: Dialect | None = None) -> Prepared:
+    """The stored columns of a validated record; with `dialect`, converted as that store's
+    columns would convert them (a bulk worker does it, sparing the one writing process)."""
     record = item.record
-    return Prepared(record.kind, record.source, record.record_id, item.content_hash, _row(item))
+    values = _row(item)
+    if dialect is not None:
+        bind_values(_MODELS[record.kind], values, dialect)
+    return Prepared(
+        record.kind,
+        record.source,
+        record.record_id,
+        item.content_hash,
+        values,
+        None if dialect is None else dialect.name,
+    )
 
 
 def store_records(
@@ -122,17 +134,34 @@ def store_prepared(
             updates.append(changed)
             existing[key] = (row_id, item.content_hash, changed["previous_hashes"])
             outcomes[index] = "updated"
+        bound = _bound_keys(session, [records[i] for i in indexes])
         if inserts:
-            insert_many(session, model, list(inserts.values()))
+            insert_many(session, model, list(inserts.values()), bound=bound)
         if updates:
             core = table(model)
-            columns: dict[str, Any] = {c: bindparam(c) for c in updates[0] if c != "_pk"}
+            # Values converted by the worker go to the driver as they are (no type).
+            columns: dict[str, Any] = {
+                c: bindparam(c, type_=AsBound()) if c in bound else bindparam(c)
+                for c in updates[0]
+                if c != "_pk"
+            }
             if kind == "order":
                 columns["version"] = core.c.version + 1
             session.execute(
                 update(core).where(core.c.id == bindparam("_pk")).values(columns), updates
             )
     return outcomes
+
+
+def _bound_keys(session: Session, prepared: Sequence[Prepared]) -> set[str]:
+    """The columns whose values these records carry converted already (all or none)."""
+    dialects = {item.bound for item in prepared}
+    if dialects == {None}:
+        return set()
+    store = session.get_bind().dialect.name
+    if dialects != {store}:
+        raise ValueError(f"records converted for {sorted(map(str, dialects))}, store is {store}")
+    return set(prepared[0].values)
 
 
 def _group_by_source(keys: Sequence[tuple[str, str]]) -> dict[str, list[str]]:

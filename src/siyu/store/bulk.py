@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Table, bindparam, insert, update
+from sqlalchemy import Column, String, Table, bindparam, insert, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
 
 from siyu.store.base import Base, table
 
@@ -40,9 +41,11 @@ def insert_many(
     rows: Sequence[Mapping[str, Any]],
     *,
     ignore_conflicts: bool = False,
+    bound: Collection[str] = (),
 ) -> int | None:
     """INSERT `rows` (all with the same keys) into the model's table; with
-    `ignore_conflicts`, rows that would break a unique constraint are skipped.
+    `ignore_conflicts`, rows that would break a unique constraint are skipped; `bound`:
+    keys whose values `bind_values` converted already (SQLite).
     Returns how many rows went in where the driver says so (SQLite), else None.
 
     On SQLite the rows go straight to the driver's `executemany`: SQLAlchemy's generic
@@ -67,7 +70,11 @@ def insert_many(
     processors = [_processor(column, dialect) for column in columns]
     fixed = list(defaults.values())
     pick = itemgetter(*keys)
-    active = [(i, _remembering(p)) for i, p in enumerate(processors) if p is not None]
+    active = [
+        (i, _remembering(p))
+        for i, p in enumerate(processors)
+        if p is not None and columns[i].key not in bound
+    ]
     converted: list[tuple[Any, ...]] = []
     for row in rows:
         picked = pick(row)
@@ -82,6 +89,36 @@ def insert_many(
     sql = f"{verb} INTO {quote(target.name)} ({names}) VALUES ({marks})"
     # sqlite3's executemany counts the rows it changed: ignored ones are not counted.
     return int(session.connection().exec_driver_sql(sql, converted).rowcount)
+
+
+def bind_values(model: type[Base], values: dict[str, Any], dialect: Dialect) -> None:
+    """Convert `values` (column key → Python value) in place as the columns' types would
+    when binding them on `dialect`, so another process can insert them (`bound=`)."""
+    for key, process in _processors(table(model), dialect):
+        if key in values:  # None too: a JSON column stores it as 'null', as insert_many does
+            values[key] = process(values[key])
+
+
+class AsBound(TypeDecorator[Any]):
+    """A parameter type that hands its value to the driver unchanged: for values
+    `bind_values` converted already (a bare `bindparam` would take the column's type)."""
+
+    impl = String
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+
+_CONVERTERS: dict[tuple[str, str], list[tuple[str, Callable[[Any], Any]]]] = {}
+
+
+def _processors(target: Table, dialect: Dialect) -> list[tuple[str, Callable[[Any], Any]]]:
+    found = _CONVERTERS.get((target.name, dialect.name))
+    if found is None:
+        pairs = [(column.key, _processor(column, dialect)) for column in target.columns]
+        found = _CONVERTERS[(target.name, dialect.name)] = [(k, p) for k, p in pairs if p]
+    return found
 
 
 def _remembering(process: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Dialect, Engine, create_engine, event
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from siyu.store.migrate import upgrade_to_head
@@ -33,6 +34,14 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def offline_dialect(name: str) -> Dialect:
+    """The dialect `name` configured as the store's engines are (JSON written by orjson),
+    for converting column values in a process without a connection (a bulk worker)."""
+    if name != "sqlite":
+        raise ValueError(f"offline conversion is for SQLite stores only, not {name}")
+    return sqlite.dialect(json_serializer=_json_dumps, json_deserializer=orjson.loads)
 
 
 def create_store_engine(url: str) -> Engine:
