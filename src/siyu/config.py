@@ -14,9 +14,10 @@ class Settings(BaseSettings):
     default_tenant: str = "default"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    # Records per store transaction during bulk import: large enough to amortise commits,
-    # small enough that a crash re-imports little and memory stays flat.
-    ingest_batch_size: int = 5000
+    # Records per store transaction during an import (None: 20,000 in bulk mode, else
+    # 5,000): large enough to amortise commits, small enough that a crash re-imports
+    # little and memory stays flat.
+    ingest_batch_size: int | None = None
     # Where the columnar engine keeps each tenant's Parquet snapshot of the facts it reads
     # (a local path now; the same layout serves Spark from object storage later).
     engine_dir: str = "./siyu-engine"

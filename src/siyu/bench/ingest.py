@@ -52,7 +52,7 @@ def run_ingest_bench(
     orders_per_person: float,
     database_url: str | None,
     work_dir: Path | None,
-    batch_size: int,
+    batch_size: int | None,
     bulk: bool | None = None,
 ) -> dict[str, Any]:
     """Generate the demo brand at scale, then time importing its customers and orders."""
@@ -93,6 +93,7 @@ def run_ingest_bench(
         "persons": report.new_persons,
         "merges": report.merges,
         "mode": report.mode,
+        "batch_size": batch_size or ingest.batch_size_for(bulk=report.mode == "bulk"),
         "seconds": round(seconds, 2),
         "identity_seconds": report.identity_seconds,
         # CPU time does not depend on what else runs on a shared machine: with the worker,

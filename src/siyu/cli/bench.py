@@ -20,7 +20,7 @@ def bench_ingest(
     orders_per_person: Annotated[float, typer.Option()] = 10.0,
     out: Annotated[Path, typer.Option(help="JSON results")] = Path("bench-results/ingest.json"),
     work_dir: Annotated[Path | None, typer.Option(help="keep data and database here")] = None,
-    batch_size: Annotated[int, typer.Option()] = 5000,
+    batch_size: Annotated[int | None, typer.Option(help="default: chosen by mode")] = None,
     bulk: Annotated[
         bool | None, typer.Option("--bulk/--no-bulk", help="default: chosen by size")
     ] = None,

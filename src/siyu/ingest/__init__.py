@@ -7,6 +7,7 @@ from siyu.ingest.schemas import ImportRunView, IngestReport, QuarantineEntry, Re
 from siyu.ingest.service import (
     MAX_API_BATCH,
     BulkUnavailableError,
+    batch_size_for,
     export_quarantine,
     fix_quarantined,
     get_quarantined,
@@ -31,6 +32,7 @@ __all__ = [
     "builtin_formats",
     "MAX_API_BATCH",
     "BulkUnavailableError",
+    "batch_size_for",
     "ImportRunView",
     "IngestReport",
     "QuarantineEntry",

@@ -43,7 +43,7 @@ def ingest_files(
     file_format: str | None = None,
     mapping: Path | None = None,
     params: Mapping[str, str] | None = None,
-    batch_size: int = 5000,
+    batch_size: int | None = None,
     on_progress: Progress | None = None,
     bulk: bool | None = None,
     engine_dir: Path | None = None,
@@ -57,9 +57,11 @@ def ingest_files(
     `bulk` (None: decided by size, see `use_bulk`) stores links pending and resolves them
     all with one batch rebuild at the end instead of record by record; canonical files are
     then read and validated by a worker process (`worker`; None: when there are 2+ cores).
+    `batch_size`: records per transaction (None: `batch_size_for` the mode).
     """
     started = time.perf_counter()
     bulk = use_bulk(session=session, tenant=tenant, paths=paths, bulk=bulk)
+    batch_size = batch_size or batch_size_for(bulk=bulk)
     canonical = file_format is None and mapping is None
     if worker is None:
         worker = (os.cpu_count() or 1) > 1
@@ -107,6 +109,18 @@ def ingest_files(
     report.seconds = round(time.perf_counter() - started, 3)
     _finish_run(session, run, report)
     return report
+
+
+ONLINE_BATCH = 5_000
+# Fewer, larger transactions: each commit writes every index page the batch touched, and
+# at 20,000 records a page takes several inserts per write (1.3M records: the writing
+# process 108.8 → 90.2 s CPU against 5,000). A crash re-imports at most one batch.
+BULK_BATCH = 20_000
+
+
+def batch_size_for(*, bulk: bool) -> int:
+    """Records per transaction an import takes by default in its mode."""
+    return BULK_BATCH if bulk else ONLINE_BATCH
 
 
 BULK_MIN_RECORDS = 50_000  # estimated records in the files before bulk mode pays off
