@@ -3,6 +3,8 @@ journaled with the signed-in user; analysts read but never write."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Iterator
 
@@ -164,3 +166,52 @@ def test_analysts_cannot_write(console: TestClient, member_oneids: list[str]) ->
         == 403
     )
     assert console.get(f"/loyalty/{PROGRAM}/members/NOSUCHPERSON").status_code == 404
+
+
+def test_program_settings_are_edited_as_one_validated_document(
+    console: TestClient, console_runtime: Runtime
+) -> None:
+    code = "websets"
+    with console_runtime.session() as session:
+        tenant = console_runtime.tenant(session)
+        loyalty.create_program(session=session, tenant=tenant, code=code, name="设置测试")
+        session.commit()
+    csrf = sign_in(console, "operator")
+    editor = console.get(f"/loyalty/{code}/settings")
+    assert editor.status_code == 200 and "growth_per_yuan" in editor.text
+    shown = re.search(r"<textarea[^>]*>(.*?)</textarea>", editor.text, re.S)
+    assert shown is not None
+    edited = json.loads(html.unescape(shown.group(1)))
+    edited["tiers"]["tiers"].append({"code": "silver", "name": "银卡", "threshold": 800})
+    edited["earn_rates"] = [{"points_per_yuan": "2"}]
+    saved = console.post(
+        f"/loyalty/{code}/settings", data={"csrf": csrf, "settings": json.dumps(edited)}
+    )
+    assert saved.status_code == 200 and "设置已保存为第 2 版" in saved.text and "银卡" in saved.text
+
+    def stored() -> loyalty.ProgramView:
+        with console_runtime.session() as session:
+            tenant = console_runtime.tenant(session)
+            return next(
+                p for p in loyalty.program_views(session=session, tenant=tenant) if p.code == code
+            )
+
+    program = stored()
+    assert program.version == 2
+    assert [t.threshold for t in program.settings.tiers.tiers] == [0, 800]
+    assert [r.points_per_yuan for r in program.settings.earn_rates] == [2]
+
+    edited["tiers"]["tiers"][0]["threshold"] = 100  # the first tier must start at 0
+    refused = console.post(
+        f"/loyalty/{code}/settings", data={"csrf": csrf, "settings": json.dumps(edited)}
+    )
+    assert refused.status_code == 422
+    assert "tiers: Value error, the first tier is the base tier, with threshold 0" in refused.text
+    assert "threshold&#34;: 100" in refused.text  # the edited text is kept to fix
+    broken = console.post(f"/loyalty/{code}/settings", data={"csrf": csrf, "settings": "{"})
+    assert broken.status_code == 422 and "Invalid JSON" in broken.text
+    assert stored().version == 2  # nothing saved by either
+
+    sign_in(console, "analyst")
+    assert console.get(f"/loyalty/{code}/settings").status_code == 403
+    assert console.get("/loyalty/nosuch/settings").status_code in (403, 404)

@@ -48,7 +48,7 @@ def _program_page(
     code: str | None,
     q: str = "",
     problems: list[str] | None = None,
-    notice: str | None = None,
+    saved_version: int | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     tenant = viewer.tenant
@@ -59,7 +59,7 @@ def _program_page(
         "program": chosen,
         "q": q,
         "problems": problems or [],
-        "notice": notice,
+        "saved_version": saved_version,
     }
     if chosen is not None:
         templates = loyalty.list_coupon_templates(session=session, tenant=tenant)
@@ -86,9 +86,9 @@ def loyalty_home(
     viewer: Staff,
     program: str | None = None,
     q: str = "",
-    saved: str | None = None,
+    version: int | None = None,
 ) -> HTMLResponse:
-    return _program_page(request, session, viewer, code=program, q=q, notice=saved)
+    return _program_page(request, session, viewer, code=program, q=q, saved_version=version)
 
 
 @router.post("/loyalty/programs", response_class=HTMLResponse)
