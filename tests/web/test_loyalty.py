@@ -215,3 +215,55 @@ def test_program_settings_are_edited_as_one_validated_document(
     sign_in(console, "analyst")
     assert console.get(f"/loyalty/{code}/settings").status_code == 403
     assert console.get("/loyalty/nosuch/settings").status_code in (403, 404)
+
+
+def test_exchange_points_and_redeem_a_coupon_at_the_till(
+    console: TestClient, console_runtime: Runtime, member_oneids: list[str]
+) -> None:
+    oneid = member_oneids[0]
+    with console_runtime.session() as session:
+        tenant = console_runtime.tenant(session)
+        loyalty.adjust_points(
+            session=session, tenant=tenant, program=PROGRAM, oneid=oneid, points=120,
+            reason="test", actor="test",
+        )  # fmt: skip
+        loyalty.create_reward(
+            session=session, tenant=tenant, program=PROGRAM, code="web-cup", name="保温杯",
+            points=50,
+        )  # fmt: skip
+        coupon = loyalty.issue_coupon(
+            session=session, tenant=tenant, template="web10", oneid=oneid, key="till-1", via="test"
+        )
+        session.commit()
+    before = _spendable(console_runtime, oneid)
+    csrf = sign_in(console, "operator")
+    page = console.get(f"/loyalty/{PROGRAM}/members/{oneid}")
+    assert 'id="exchange-form"' in page.text and coupon.code in page.text
+    member_path = f"/loyalty/{PROGRAM}/members/{oneid}"
+    exchanged = console.post(
+        f"{member_path}/rewards", data={"csrf": csrf, "reward": "web-cup", "quantity": "1"}
+    )
+    assert exchanged.status_code == 200 and "积分已兑换" in exchanged.text
+    assert _spendable(console_runtime, oneid) == before - 50
+    too_many = console.post(
+        f"{member_path}/rewards", data={"csrf": csrf, "reward": "web-cup", "quantity": "1000"}
+    )
+    assert too_many.status_code == 422
+    assert _spendable(console_runtime, oneid) == before - 50
+
+    till = {"csrf": csrf, "code": coupon.code, "order_ref": "POS-1", "amount": "120"}
+    redeemed = console.post(f"{member_path}/coupons/redeem", data=till)
+    assert redeemed.status_code == 200 and "已核销" in redeemed.text
+    with console_runtime.session() as session:
+        mine = loyalty.person_coupons(
+            session=session, tenant=console_runtime.tenant(session), oneid=oneid
+        )
+    used = next(c for c in mine if c.code == coupon.code)
+    assert (used.status, used.order_ref) == ("redeemed", "POS-1")
+    again = console.post(f"{member_path}/coupons/redeem", data={**till, "order_ref": "POS-2"})
+    assert again.status_code == 422 and "is redeemed" in again.text
+    bad = console.post(f"{member_path}/coupons/redeem", data={**till, "amount": "abc"})
+    assert bad.status_code == 422 and "amount must be a number" in bad.text
+
+    sign_in(console, "analyst")
+    assert console.post(f"{member_path}/rewards", data={"reward": "web-cup"}).status_code == 403

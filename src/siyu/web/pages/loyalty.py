@@ -135,7 +135,8 @@ def enrol(
     return _program_page(request, session, viewer, code=program, problems=problems, status=422)
 
 
-def _amount(text: str) -> Decimal | None:
+def yuan_or_none(text: str) -> Decimal | None:
+    """A form's amount in yuan; None when blank or not a number (the service says why)."""
     try:
         return Decimal(text) if text.strip() else None
     except InvalidOperation:
@@ -164,9 +165,9 @@ def create_coupon_template(
         rules = loyalty.CouponRules.model_validate(
             {
                 "kind": kind,
-                "amount": _amount(amount),
-                "threshold": _amount(threshold),
-                "percent_off": _amount(percent_off),
+                "amount": yuan_or_none(amount),
+                "threshold": yuan_or_none(threshold),
+                "percent_off": yuan_or_none(percent_off),
                 "valid_days": int(valid_days) if valid_days.strip() else None,
             }
         )
@@ -198,7 +199,7 @@ def create_reward(
     with refused(problems):
         loyalty.create_reward(
             session=session, tenant=viewer.tenant, program=program, code=code.strip(),
-            name=name.strip(), points=points, cash=_amount(cash) or Decimal(0),
+            name=name.strip(), points=points, cash=yuan_or_none(cash) or Decimal(0),
             stock=int(stock) if stock.strip() else None,
             coupon_template=coupon_template.strip() or None,
         )  # fmt: skip

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from siyu import loyalty, users
 from siyu.web.auth import SessionDep, Staff, Writer
 from siyu.web.pages.audiences import refused
+from siyu.web.pages.loyalty import yuan_or_none
 from siyu.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -49,6 +50,11 @@ def _member_page(
             "coupons": loyalty.person_coupons(session=session, tenant=tenant, oneid=oneid),
             "reward_orders": loyalty.member_reward_orders(**where),
             "templates": loyalty.list_coupon_templates(session=session, tenant=tenant),
+            "rewards": [
+                r
+                for r in loyalty.list_rewards(session=session, tenant=tenant, program=program)
+                if r.active
+            ],
         }
     if found:
         return page(
@@ -137,3 +143,61 @@ def issue_coupon(
     return _member_page(
         request, session, viewer, program=program, oneid=oneid, problems=problems, status=422
     )
+
+
+@router.post("/loyalty/{program}/members/{oneid}/rewards", response_class=HTMLResponse)
+def exchange(
+    request: Request,
+    session: SessionDep,
+    viewer: Writer,
+    program: str,
+    oneid: str,
+    reward: Annotated[str, Form()],
+    quantity: Annotated[int, Form()] = 1,
+) -> Response:
+    """Exchange the member's points for a reward of the points mall (积分兑换)."""
+    problems: list[str] = []
+    with refused(problems):
+        loyalty.redeem_reward(
+            session=session, tenant=viewer.tenant, program=program, oneid=oneid,
+            reward=reward, quantity=quantity, key=f"console:{uuid.uuid4().hex}",
+        )  # fmt: skip
+        session.commit()
+        return RedirectResponse(
+            f"/loyalty/{quote(program)}/members/{oneid}?done=exchanged#coupons", status_code=303
+        )
+    return _member_page(
+        request, session, viewer, program=program, oneid=oneid, problems=problems, status=422
+    )
+
+
+@router.post("/loyalty/{program}/members/{oneid}/coupons/redeem", response_class=HTMLResponse)
+def redeem_coupon(
+    request: Request,
+    session: SessionDep,
+    viewer: Writer,
+    program: str,
+    oneid: str,
+    code: Annotated[str, Form()],
+    order_ref: Annotated[str, Form()],
+    amount: Annotated[str, Form()],
+    source: Annotated[str, Form()] = "pos",
+) -> Response:
+    """Redeem (核销) one of the member's coupons against an order, e.g. at a store's till."""
+    problems: list[str] = []
+    with refused(problems):
+        paid = yuan_or_none(amount)
+        if paid is None:
+            raise loyalty.LoyaltyError(f"amount must be a number of yuan, got {amount!r}")
+        loyalty.redeem_coupon(
+            session=session, tenant=viewer.tenant, code=code.strip(), oneid=oneid,
+            order_ref=order_ref.strip(), amount=paid, source=source.strip(),
+        )  # fmt: skip
+        session.commit()
+        return RedirectResponse(
+            f"/loyalty/{quote(program)}/members/{oneid}?done=redeemed#coupons", status_code=303
+        )
+    return _member_page(
+        request, session, viewer, program=program, oneid=oneid, problems=problems,
+        form={"order_ref": order_ref, "amount": amount}, status=422,
+    )  # fmt: skip
