@@ -26,6 +26,7 @@ from siyu.journeys import steps
 from siyu.journeys.models import DeadLetter, Enrolment, Journey, JourneyVersion, TraceRow
 from siyu.journeys.ports import Ports
 from siyu.journeys.schemas import GrantStep, JourneyDefinition, RunReport, TagStep
+from siyu.journeys.state import Effects, State
 from siyu.store.base import table, utcnow
 from siyu.store.bulk import gc_paused, insert_many, update_many
 from siyu.tenants import TenantContext, get_tenant_by_id
@@ -195,36 +196,38 @@ class _Batch:
 
     def run(self, rows: Sequence[Row[Any]]) -> None:
         self.oneids = sorted({r.oneid for r in rows})
-        effects = steps.Effects(
+        effects = Effects(
             zone=self.tenant.zone, person=self.person, apply_tags=self.apply_tags, grant=self.grant
         )
-        states: list[steps.State] = []
-        dead: list[dict[str, Any]] = []
-        run, now, ran, done = steps.run, self.now, 0, 0
-        for row in rows:
-            loaded = self.loaded[(row.journey_id, row.version)]
-            state = _state(row, loaded.key)
+        now, loaded = self.now, self.loaded
+        states = [_state(row, loaded[(row.journey_id, row.version)].key) for row in rows]
+        due: dict[tuple[int, int], list[State]] = defaultdict(list)
+        for row, state in zip(rows, states, strict=True):
             self.read[state.id] = state.context
-            if row.due_at is None or row.due_at > now:
-                states.append(state)  # changed since the claim: nothing due, release it
-                continue
-            try:
-                run(state, loaded.definition, effects, now)
-                state.attempts = 0
-            except steps.StepError as error:  # steps before the failing one stand
-                state = self._failed(row, state, error.__cause__ or error, dead)
-            except Exception as error:  # anything else: as if this pass never ran
-                state = self._failed(row, _state(row, loaded.key), error, dead)
-            ran += sum(1 for t in state.trace if t["step"] is not None)
-            states.append(state)
-            done += 1
-        self.report.steps += ran
-        self.report.enrolments += done
+            # Not due (changed since the claim): nothing to run, it is just released.
+            if row.due_at is not None and row.due_at <= now:
+                due[(row.journey_id, row.version)].append(state)
+        failures: dict[int, tuple[BaseException, bool]] = {}
+        for pair, group in due.items():
+            for state in group:
+                state.attempts = 0  # unless it fails below
+            ran = steps.run_group(group, loaded[pair].definition, effects, now)
+            failures.update((state.id, (error, stands)) for state, error, stands in ran)
+        dead: list[dict[str, Any]] = []
+        for index, row in enumerate(rows):
+            if (failure := failures.get(row.id)) is not None:
+                error, stands = failure
+                # Steps before a failing step stand; a failure outside the steps is as if
+                # this pass never ran for the enrolment.
+                state = states[index] if stands else _state(row, states[index].journey_key)
+                states[index] = self._failed(row, state, error, dead)
+        self.report.steps += sum(1 for s in states for t in s.trace if t["step"] is not None)
+        self.report.enrolments += sum(len(group) for group in due.values())
         self._write(states, dead)
 
     def _failed(
-        self, row: Row[Any], state: steps.State, error: BaseException, dead: list[dict[str, Any]]
-    ) -> steps.State:
+        self, row: Row[Any], state: State, error: BaseException, dead: list[dict[str, Any]]
+    ) -> State:
         """A step raised: retry it later with backoff, or give up after the last try."""
         state.attempts = row.attempts + 1 if state.step == row.step else 1
         state.last_error = f"{type(error).__name__}: {error}"[:2000]
@@ -257,7 +260,7 @@ class _Batch:
             )
         return state
 
-    def _write(self, states: Sequence[steps.State], dead: Sequence[dict[str, Any]]) -> None:
+    def _write(self, states: Sequence[State], dead: Sequence[dict[str, Any]]) -> None:
         session = self.session
         rows = [
             {
@@ -319,7 +322,7 @@ class _Batch:
                 facts = {**card.attributes, "consent": card.consent, "locale": card.locale, **facts}
         return facts
 
-    def apply_tags(self, state: steps.State, step: TagStep, key: str) -> None:
+    def apply_tags(self, state: State, step: TagStep, key: str) -> None:
         self.ports.tags.apply(
             session=self.session,
             tenant=self.tenant,
@@ -329,7 +332,7 @@ class _Batch:
             key=key,
         )
 
-    def grant(self, state: steps.State, step: GrantStep, key: str) -> str | None:
+    def grant(self, state: State, step: GrantStep, key: str) -> str | None:
         granted = self.ports.loyalty.grant(
             session=self.session,
             tenant=self.tenant,
@@ -342,11 +345,11 @@ class _Batch:
         return granted.coupon_code
 
 
-def _state(row: Row[Any], key: str) -> steps.State:
+def _state(row: Row[Any], key: str) -> State:
     # By position: the columns are `_columns`' (attribute access by name costs more).
     (id_, tenant_id, journey_id, version, oneid, status, step, due_at, attempts) = row[:9]
     (step_count, arm, wait_event, context, entered_at) = row[9:]
-    return steps.State(
+    return State(
         id_,
         tenant_id,
         journey_id,

@@ -32,7 +32,7 @@ from siyu.journeys.schemas import (
     JourneyView,
     TraceEntry,
 )
-from siyu.journeys.steps import IN_FLIGHT
+from siyu.journeys.state import IN_FLIGHT
 from siyu.journeys.triggers import next_run
 from siyu.store.base import utcnow
 from siyu.tenants import TenantContext
