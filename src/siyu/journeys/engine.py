@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -111,10 +112,11 @@ def _run_rows(
 ) -> None:
     if not rows:
         return
-    loaded = definitions(session, {(r.journey_id, r.version) for r in rows})
+    # By position (attribute access by name costs more): id, tenant, journey, version.
+    loaded = definitions(session, {(r[2], r[3]) for r in rows})
     by_tenant: dict[int, list[Row[Any]]] = defaultdict(list)
     for row in rows:
-        by_tenant[row.tenant_id].append(row)
+        by_tenant[row[1]].append(row)
     for tenant_id, tenant_rows in by_tenant.items():
         tenant = get_tenant_by_id(session=session, tenant_id=tenant_id)
         _Batch(session, tenant, ports, loaded, now, max_attempts, report).run(tenant_rows)
@@ -132,7 +134,7 @@ def _due(now: datetime, limit: int, held: Sequence[int]) -> Any:
 def _due_rows(session: Session, now: datetime, limit: int, held: Sequence[int]) -> list[Row[Any]]:
     """SQLite: the due rows themselves, read inside the write transaction."""
     query = _columns(_due(now, limit, held))
-    return sorted(session.execute(query).all(), key=lambda r: r.id)
+    return sorted(session.execute(query).all(), key=itemgetter(0))
 
 
 def _claim(
@@ -195,18 +197,18 @@ class _Batch:
         self._cards: dict[str, profiles.ContactCard] | None = None
 
     def run(self, rows: Sequence[Row[Any]]) -> None:
-        self.oneids = sorted({r.oneid for r in rows})
+        now, loaded = self.now, self.loaded
+        states = [_state(row, loaded[(row[2], row[3])].key) for row in rows]
+        self.oneids = sorted({state.oneid for state in states})
         effects = Effects(
             zone=self.tenant.zone, person=self.person, apply_tags=self.apply_tags, grant=self.grant
         )
-        now, loaded = self.now, self.loaded
-        states = [_state(row, loaded[(row.journey_id, row.version)].key) for row in rows]
         due: dict[tuple[int, int], list[State]] = defaultdict(list)
-        for row, state in zip(rows, states, strict=True):
+        for state in states:
             self.read[state.id] = state.context
             # Not due (changed since the claim): nothing to run, it is just released.
-            if row.due_at is not None and row.due_at <= now:
-                due[(row.journey_id, row.version)].append(state)
+            if state.due_at is not None and state.due_at <= now:
+                due[(state.journey_id, state.version)].append(state)
         failures: dict[int, tuple[BaseException, bool]] = {}
         for pair, group in due.items():
             for state in group:
@@ -214,7 +216,7 @@ class _Batch:
             ran = steps.run_group(group, loaded[pair].definition, effects, now)
             failures.update((state.id, (error, stands)) for state, error, stands in ran)
         dead: list[dict[str, Any]] = []
-        for index, row in enumerate(rows):
+        for index, row in enumerate(rows) if failures else ():
             if (failure := failures.get(row.id)) is not None:
                 error, stands = failure
                 # Steps before a failing step stand; a failure outside the steps is as if

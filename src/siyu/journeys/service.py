@@ -210,7 +210,12 @@ def enrol(
     request = request_id or uuid.uuid4().hex
     # One context object for all: the store serialises it once for the whole batch.
     context = {"data": data or {}, "trigger": "manual"}
-    items = [(o, dedupe_key("manual", request, o), context) for o in oneids]
+    prefix, room = f"manual:{request}:", 160 - len(f"manual:{request}:")
+    # `dedupe_key("manual", request, o)`, its text joined here for the usual short case.
+    items = [
+        (o, prefix + o if len(o) <= room else dedupe_key("manual", request, o), context)
+        for o in oneids
+    ]
     enrolled, skipped = enrol_many(session, tenant, journey, definition, items, now or utcnow())
     ids: list[int] = []
     if len(items) <= 1000:
