@@ -223,7 +223,11 @@ class _Batch:
                 # this pass never ran for the enrolment.
                 state = states[index] if stands else _state(row, states[index].journey_key)
                 states[index] = self._failed(row, state, error, dead)
-        self.report.steps += sum(1 for s in states for t in s.trace if t["step"] is not None)
+        # Steps run: trace entries naming a step. The only entry naming none is the
+        # "completed" that ends an enrolment, always its last.
+        entries = sum(len(s.trace) for s in states)
+        ended = sum(1 for s in states if s.trace and s.trace[-1]["step"] is None)
+        self.report.steps += entries - ended
         self.report.enrolments += sum(len(group) for group in due.values())
         self._write(states, dead)
 
