@@ -14,7 +14,6 @@ from siyu.journeys.adapters import (
 )
 from siyu.journeys.conditions import Condition, evaluate
 from siyu.journeys.engine import run_due
-from siyu.journeys.handlers import split_point
 from siyu.journeys.ports import (
     AudienceChanges,
     AudiencePort,
@@ -60,6 +59,7 @@ from siyu.journeys.service import (
     start_journey,
     update_journey,
 )
+from siyu.journeys.single import split_point
 from siyu.journeys.triggers import on_records, run_triggers
 from siyu.journeys.wired import DomainAudiences, DomainLoyalty, DomainTags, wired_ports
 from siyu.journeys.worker import WorkerOptions, WorkerTotals, run_worker, worker_id

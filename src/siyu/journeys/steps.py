@@ -11,11 +11,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from siyu.journeys.handlers import GROUP_HANDLERS
+from siyu.journeys.handlers import IN_GROUPS
 from siyu.journeys.schemas import JourneyDefinition, WaitStep
+from siyu.journeys.single import ONE_BY_ONE
 from siyu.journeys.state import Effects, Failure, State
 
 MAX_STEPS_PER_PASS = 100  # a loop in a journey graph cannot spin a worker forever
+HANDLERS = {**IN_GROUPS, **ONE_BY_ONE}  # step type -> handler for a group at that step
 
 
 def run_group(
@@ -52,7 +54,7 @@ def run_group(
             except Exception as error:
                 failed.extend((state, error, False) for state in group)
                 continue
-            moving += GROUP_HANDLERS[type(step)](group, step, definition, effects, now, failed)
+            moving += HANDLERS[type(step)](group, step, definition, effects, now, failed)
     for state in moving:  # a long loop: carry on in the next pass
         state.due_at = now
         state.log(state.step, now, "yielded", after=MAX_STEPS_PER_PASS)
