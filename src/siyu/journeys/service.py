@@ -35,6 +35,7 @@ from siyu.journeys.schemas import (
 from siyu.journeys.state import IN_FLIGHT
 from siyu.journeys.triggers import next_run
 from siyu.store.base import utcnow
+from siyu.store.bulk import gc_paused
 from siyu.tenants import TenantContext
 
 
@@ -212,11 +213,12 @@ def enrol(
     context = {"data": data or {}, "trigger": "manual"}
     prefix, room = f"manual:{request}:", 160 - len(f"manual:{request}:")
     # `dedupe_key("manual", request, o)`, its text joined here for the usual short case.
-    items = [
-        (o, prefix + o if len(o) <= room else dedupe_key("manual", request, o), context)
-        for o in oneids
-    ]
-    enrolled, skipped = enrol_many(session, tenant, journey, definition, items, now or utcnow())
+    with gc_paused():  # a tuple per person: no collections while they are made
+        items = [
+            (o, prefix + o if len(o) <= room else dedupe_key("manual", request, o), context)
+            for o in oneids
+        ]
+        enrolled, skipped = enrol_many(session, tenant, journey, definition, items, now or utcnow())
     ids: list[int] = []
     if len(items) <= 1000:
         ids = list(

@@ -14,7 +14,7 @@ from siyu.journeys.schemas import GrantStep, TagStep
 IN_FLIGHT = ("active", "waiting", "holdout")
 
 
-@dataclass
+@dataclass(slots=True)
 class State:
     """An enrolment's mutable state during a pass."""
 
