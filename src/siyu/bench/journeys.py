@@ -20,6 +20,7 @@ from siyu.bench.ingest import machine
 from siyu.channels.fakes import FakeAliyunSms
 from siyu.journeys.models import Enrolment
 from siyu.store import Store, open_store
+from siyu.store.bulk import freeze_heap
 from siyu.tenants import TenantContext, get_tenant
 
 SMS = {"zh-CN": {"template": "SMS_100", "params": {"name": "{{ person.name }}"}}}
@@ -79,6 +80,7 @@ def _engine_bench(store: Store, count: int, batch: int) -> dict[str, Any]:
         journeys.start_journey(session=session, tenant=tenant, key="bench")
         session.commit()
         oneids = [f"01BENCH{n:019d}" for n in range(count)]
+        freeze_heap()  # as `siyu worker` does when it starts
         started, cpu = time.perf_counter(), time.process_time()
         for start in range(0, count, 50_000):
             journeys.enrol(

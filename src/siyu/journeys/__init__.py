@@ -59,7 +59,7 @@ from siyu.journeys.service import (
     start_journey,
     update_journey,
 )
-from siyu.journeys.steps import split_point
+from siyu.journeys.single import split_point
 from siyu.journeys.triggers import on_records, run_triggers
 from siyu.journeys.wired import DomainAudiences, DomainLoyalty, DomainTags, wired_ports
 from siyu.journeys.worker import WorkerOptions, WorkerTotals, run_worker, worker_id

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -26,6 +27,7 @@ from siyu.journeys import steps
 from siyu.journeys.models import DeadLetter, Enrolment, Journey, JourneyVersion, TraceRow
 from siyu.journeys.ports import Ports
 from siyu.journeys.schemas import GrantStep, JourneyDefinition, RunReport, TagStep
+from siyu.journeys.state import Effects, State
 from siyu.store.base import table, utcnow
 from siyu.store.bulk import gc_paused, insert_many, update_many
 from siyu.tenants import TenantContext, get_tenant_by_id
@@ -110,10 +112,11 @@ def _run_rows(
 ) -> None:
     if not rows:
         return
-    loaded = definitions(session, {(r.journey_id, r.version) for r in rows})
+    # By position (attribute access by name costs more): id, tenant, journey, version.
+    loaded = definitions(session, {(r[2], r[3]) for r in rows})
     by_tenant: dict[int, list[Row[Any]]] = defaultdict(list)
     for row in rows:
-        by_tenant[row.tenant_id].append(row)
+        by_tenant[row[1]].append(row)
     for tenant_id, tenant_rows in by_tenant.items():
         tenant = get_tenant_by_id(session=session, tenant_id=tenant_id)
         _Batch(session, tenant, ports, loaded, now, max_attempts, report).run(tenant_rows)
@@ -131,7 +134,7 @@ def _due(now: datetime, limit: int, held: Sequence[int]) -> Any:
 def _due_rows(session: Session, now: datetime, limit: int, held: Sequence[int]) -> list[Row[Any]]:
     """SQLite: the due rows themselves, read inside the write transaction."""
     query = _columns(_due(now, limit, held))
-    return sorted(session.execute(query).all(), key=lambda r: r.id)
+    return sorted(session.execute(query).all(), key=itemgetter(0))
 
 
 def _claim(
@@ -194,37 +197,43 @@ class _Batch:
         self._cards: dict[str, profiles.ContactCard] | None = None
 
     def run(self, rows: Sequence[Row[Any]]) -> None:
-        self.oneids = sorted({r.oneid for r in rows})
-        effects = steps.Effects(
+        now, loaded = self.now, self.loaded
+        states = [_state(row, loaded[(row[2], row[3])].key) for row in rows]
+        self.oneids = sorted({state.oneid for state in states})
+        effects = Effects(
             zone=self.tenant.zone, person=self.person, apply_tags=self.apply_tags, grant=self.grant
         )
-        states: list[steps.State] = []
-        dead: list[dict[str, Any]] = []
-        run, now, ran, done = steps.run, self.now, 0, 0
-        for row in rows:
-            loaded = self.loaded[(row.journey_id, row.version)]
-            state = _state(row, loaded.key)
+        due: dict[tuple[int, int], list[State]] = defaultdict(list)
+        for state in states:
             self.read[state.id] = state.context
-            if row.due_at is None or row.due_at > now:
-                states.append(state)  # changed since the claim: nothing due, release it
-                continue
-            try:
-                run(state, loaded.definition, effects, now)
-                state.attempts = 0
-            except steps.StepError as error:  # steps before the failing one stand
-                state = self._failed(row, state, error.__cause__ or error, dead)
-            except Exception as error:  # anything else: as if this pass never ran
-                state = self._failed(row, _state(row, loaded.key), error, dead)
-            ran += sum(1 for t in state.trace if t["step"] is not None)
-            states.append(state)
-            done += 1
-        self.report.steps += ran
-        self.report.enrolments += done
+            # Not due (changed since the claim): nothing to run, it is just released.
+            if state.due_at is not None and state.due_at <= now:
+                due[(state.journey_id, state.version)].append(state)
+        failures: dict[int, tuple[BaseException, bool]] = {}
+        for pair, group in due.items():
+            for state in group:
+                state.attempts = 0  # unless it fails below
+            ran = steps.run_group(group, loaded[pair].definition, effects, now)
+            failures.update((state.id, (error, stands)) for state, error, stands in ran)
+        dead: list[dict[str, Any]] = []
+        for index, row in enumerate(rows) if failures else ():
+            if (failure := failures.get(row.id)) is not None:
+                error, stands = failure
+                # Steps before a failing step stand; a failure outside the steps is as if
+                # this pass never ran for the enrolment.
+                state = states[index] if stands else _state(row, states[index].journey_key)
+                states[index] = self._failed(row, state, error, dead)
+        # Steps run: trace entries naming a step. The only entry naming none is the
+        # "completed" that ends an enrolment, always its last.
+        entries = sum(len(s.trace) for s in states)
+        ended = sum(1 for s in states if s.trace and s.trace[-1]["step"] is None)
+        self.report.steps += entries - ended
+        self.report.enrolments += sum(len(group) for group in due.values())
         self._write(states, dead)
 
     def _failed(
-        self, row: Row[Any], state: steps.State, error: BaseException, dead: list[dict[str, Any]]
-    ) -> steps.State:
+        self, row: Row[Any], state: State, error: BaseException, dead: list[dict[str, Any]]
+    ) -> State:
         """A step raised: retry it later with backoff, or give up after the last try."""
         state.attempts = row.attempts + 1 if state.step == row.step else 1
         state.last_error = f"{type(error).__name__}: {error}"[:2000]
@@ -257,7 +266,7 @@ class _Batch:
             )
         return state
 
-    def _write(self, states: Sequence[steps.State], dead: Sequence[dict[str, Any]]) -> None:
+    def _write(self, states: Sequence[State], dead: Sequence[dict[str, Any]]) -> None:
         session = self.session
         rows = [
             {
@@ -319,7 +328,7 @@ class _Batch:
                 facts = {**card.attributes, "consent": card.consent, "locale": card.locale, **facts}
         return facts
 
-    def apply_tags(self, state: steps.State, step: TagStep, key: str) -> None:
+    def apply_tags(self, state: State, step: TagStep, key: str) -> None:
         self.ports.tags.apply(
             session=self.session,
             tenant=self.tenant,
@@ -329,7 +338,7 @@ class _Batch:
             key=key,
         )
 
-    def grant(self, state: steps.State, step: GrantStep, key: str) -> str | None:
+    def grant(self, state: State, step: GrantStep, key: str) -> str | None:
         granted = self.ports.loyalty.grant(
             session=self.session,
             tenant=self.tenant,
@@ -342,11 +351,11 @@ class _Batch:
         return granted.coupon_code
 
 
-def _state(row: Row[Any], key: str) -> steps.State:
+def _state(row: Row[Any], key: str) -> State:
     # By position: the columns are `_columns`' (attribute access by name costs more).
     (id_, tenant_id, journey_id, version, oneid, status, step, due_at, attempts) = row[:9]
     (step_count, arm, wait_event, context, entered_at) = row[9:]
-    return steps.State(
+    return State(
         id_,
         tenant_id,
         journey_id,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from siyu.journeys.models import Enrolment, Journey
 from siyu.journeys.schemas import JourneyDefinition
-from siyu.journeys.steps import IN_FLIGHT
+from siyu.journeys.state import IN_FLIGHT
 from siyu.store.bulk import gc_paused, insert_many
 from siyu.tenants import TenantContext
 

@@ -20,7 +20,7 @@ from siyu.journeys.engine import definitions
 from siyu.journeys.models import Enrolment, Journey, JourneyVersion, TraceRow
 from siyu.journeys.schemas import JourneyDefinition, JourneyView
 from siyu.journeys.service import JourneyError, _journey, in_flight_by_version
-from siyu.journeys.steps import IN_FLIGHT
+from siyu.journeys.state import IN_FLIGHT
 from siyu.tenants import TenantContext
 
 # Message statuses that mean the provider took the message (`unknown`: in doubt, counted

@@ -32,9 +32,10 @@ from siyu.journeys.schemas import (
     JourneyView,
     TraceEntry,
 )
-from siyu.journeys.steps import IN_FLIGHT
+from siyu.journeys.state import IN_FLIGHT
 from siyu.journeys.triggers import next_run
 from siyu.store.base import utcnow
+from siyu.store.bulk import gc_paused
 from siyu.tenants import TenantContext
 
 
@@ -210,8 +211,14 @@ def enrol(
     request = request_id or uuid.uuid4().hex
     # One context object for all: the store serialises it once for the whole batch.
     context = {"data": data or {}, "trigger": "manual"}
-    items = [(o, dedupe_key("manual", request, o), context) for o in oneids]
-    enrolled, skipped = enrol_many(session, tenant, journey, definition, items, now or utcnow())
+    prefix, room = f"manual:{request}:", 160 - len(f"manual:{request}:")
+    # `dedupe_key("manual", request, o)`, its text joined here for the usual short case.
+    with gc_paused():  # a tuple per person: no collections while they are made
+        items = [
+            (o, prefix + o if len(o) <= room else dedupe_key("manual", request, o), context)
+            for o in oneids
+        ]
+        enrolled, skipped = enrol_many(session, tenant, journey, definition, items, now or utcnow())
     ids: list[int] = []
     if len(items) <= 1000:
         ids = list(

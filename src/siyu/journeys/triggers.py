@@ -30,7 +30,7 @@ from siyu.journeys.schemas import (
     ScheduleTrigger,
     WaitStep,
 )
-from siyu.journeys.steps import IN_FLIGHT
+from siyu.journeys.state import IN_FLIGHT
 from siyu.store.base import table, utcnow
 from siyu.tenants import TenantContext, get_tenant_by_id
 

@@ -18,6 +18,7 @@ from siyu.journeys.engine import run_due
 from siyu.journeys.ports import Ports
 from siyu.journeys.triggers import run_triggers
 from siyu.store import Store
+from siyu.store.bulk import freeze_heap
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ def run_worker(
     """Work until `stop` is set (or, with `stop_when_idle`, until nothing is due)."""
     options = options or WorkerOptions()
     stop = stop or threading.Event()
+    freeze_heap()  # what is loaded by now lives as long as the worker
     me = worker_id()
     totals = WorkerTotals()
     last_confirmations = 0.0

@@ -35,6 +35,17 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def freeze_heap() -> None:
+    """Collect garbage once, then exempt every object alive now from later collections.
+
+    For a long-running process after start-up (a worker): the ~400,000 objects of the
+    imported modules live as long as it does, yet every full collection walked them all
+    again (measured: ~6 % of a journey run's CPU). Objects made later are collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def insert_many(
     session: Session,
     model: type[Base],
