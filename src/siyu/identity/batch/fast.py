@@ -1,12 +1,13 @@
 """Components on one machine: DuckDB numbers the shared keys, scipy finds the components.
 
-The link facts are read once with pyarrow (types dictionary-encoded). DuckDB groups the
-key rows by type and value (exactly: no hashing shortcut that could merge two keys) and
-numbers the keys that several records share; numpy and
+The integer columns of the link facts are read with pyarrow (types dictionary-encoded);
+the key values never come into Python: DuckDB reads them from the Parquet file itself,
+groups the key rows by type and value (exactly: no hashing shortcut that could merge two
+keys) and numbers the keys that several records share by row number; numpy and
 `scipy.sparse.csgraph.connected_components` do the rest on integer arrays: the strong
 graph (record ↔ shared strong key), then the full graph over strong components joined by
 shared weak keys, then the replay rule of `graph.py` as counts per component. The key rows
-of the records to replay are taken from the same in-memory table.
+of the records to replay (a few percent) are read back from the file by row number.
 """
 
 from __future__ import annotations
@@ -32,9 +33,18 @@ from siyu.tenants import IdentityRules
 Ints = npt.NDArray[np.int64]
 Flags = npt.NDArray[np.bool_]
 
-# Types as their dictionary index: grouping on (integer, string) beats (string, string).
-# Each shared key's rows come back as one list: no join of the key rows back to the keys.
-_SHARED_KEYS = "SELECT list(row) AS rows FROM key_rows GROUP BY type, value HAVING count(*) > 1"
+# Each shared key's rows (row numbers in the file) come back as one list: no join of the
+# key rows back to the keys. Straight from Parquet: turning the values into Arrow for
+# DuckDB cost more than the grouping.
+_SHARED_KEYS = """
+SELECT list(file_row_number::{row}) AS rows
+FROM read_parquet('{path}', file_row_number = true)
+GROUP BY id_type, value HAVING count(*) > 1
+"""
+_KEY_ROWS = """
+SELECT seq, pos, id_type, value FROM read_parquet('{path}', file_row_number = true)
+WHERE file_row_number IN (SELECT row FROM wanted) ORDER BY file_row_number
+"""
 
 
 def fast_components(
@@ -43,17 +53,17 @@ def fast_components(
     """Strong and full components and the replay rule, on DuckDB + scipy."""
     if engine.name != "duckdb":
         raise ValueError("the fast component path runs on DuckDB; use the portable one")
-    links = _read(engine, LINKS, ["seq", "kind"])
+    links = read_fact(engine, LINKS, ["seq", "kind"])
     order = np.argsort(links.column("seq").to_numpy(), kind="stable")
     links = links.take(pa.array(order)) if np.any(np.diff(order) != 1) else links
     seqs = links.column("seq").to_numpy()
     customer = pc.equal(links.column("kind"), "customer").to_numpy(zero_copy_only=False)
-    keys = _read(engine, KEYS, ["seq", "pos", "id_type", "value"])
-    types = keys.column("id_type").combine_chunks()
+    keys = read_fact(engine, KEYS, ["seq", "id_type"])
     kid = np.full(keys.num_rows, -1, dtype=np.int64)
-    n_keys = _shared_keys(keys, types, kid)
-    code = _type_codes(types, rules)
+    n_keys = _shared_keys(_file(engine, KEYS), kid)
+    code = _type_codes(keys.column("id_type").combine_chunks(), rules)
     key_seqs = keys.column("seq").to_numpy()
+    del keys
     dense = len(seqs) > 0 and int(seqs[-1]) - int(seqs[0]) + 1 == len(seqs)
     rid = key_seqs - seqs[0] if dense else np.searchsorted(seqs, key_seqs)
 
@@ -133,6 +143,7 @@ def fast_components(
     # The key rows of the records to replay: taken here, while in memory.
     return Components(
         table=ibis.memtable(table),  # DuckDB scans the Arrow table in place
+        decided=table,
         records=n_records,
         strong_components=n_strong,
         full_components=n_full,
@@ -142,42 +153,50 @@ def fast_components(
             links.select(["seq", "kind"])
             .append_column("full", table.column("full"))
             .filter(pa.array(replay)),
-            keys.select(["seq", "pos", "id_type", "value"]).filter(pa.array(replay[rid])),
+            _key_rows(_file(engine, KEYS), np.flatnonzero(replay[rid])),
         ),
     )
 
 
-def _read(engine: Engine, fact: str, columns: list[str]) -> pa.Table:
-    """One fact as written by `write_fact` (a single Parquet file), types dictionary-encoded."""
+def _file(engine: Engine, fact: str) -> Path:
+    """The one Parquet file of a fact as written by `write_fact`."""
     files = sorted(Path(engine.snapshot.path(fact)).glob("*.parquet"))
     if len(files) != 1:
         raise ValueError(f"the fast path reads {fact} as one Parquet file, found {len(files)}")
-    wanted = [c for c in ("kind", "id_type") if c in columns]
+    return files[0]
+
+
+def read_fact(engine: Engine, fact: str, columns: list[str]) -> pa.Table:
+    """Columns of one fact, its names (kind, id_type, oneid) dictionary-encoded."""
+    wanted = [c for c in ("kind", "id_type", "oneid") if c in columns]
     # One file, read directly: `pq.read_table` goes through datasets (and imports pandas).
-    return pq.ParquetFile(files[0], read_dictionary=wanted).read(columns=columns)
+    return pq.ParquetFile(_file(engine, fact), read_dictionary=wanted).read(columns=columns)
 
 
-def _shared_keys(keys: pa.Table, types: pa.DictionaryArray, kid: Ints) -> int:
+def _shared_keys(path: Path, kid: Ints) -> int:
     """Number the keys (type, value) several rows carry: kid[row] = key; returns how many."""
-    rows = pa.table(
-        {
-            "row": pa.array(np.arange(keys.num_rows, dtype=np.int64)),
-            "type": types.indices,
-            "value": keys.column("value"),
-        }
-    )
-    con = duckdb.connect()
-    try:
-        con.register("key_rows", rows)
-        lists = con.sql(_SHARED_KEYS).to_arrow_table().column("rows").combine_chunks()
-    finally:
-        con.close()
-    del rows
+    row = "INTEGER" if len(kid) < 2**31 else "BIGINT"
+    with duckdb.connect() as con:
+        con.execute("SET preserve_insertion_order = false")
+        query = _SHARED_KEYS.format(row=row, path=_quoted(path))
+        lists = con.sql(query).to_arrow_table().column("rows").combine_chunks()
     if len(lists) == 0:
         return 0
     sizes = pc.list_value_length(lists).to_numpy()
     kid[lists.flatten().to_numpy()] = np.repeat(np.arange(len(lists)), sizes)
     return len(lists)
+
+
+def _key_rows(path: Path, rows: Ints) -> pa.Table:
+    """The key rows (seq, pos, id_type, value) at these row numbers of the file."""
+    wanted = pa.table({"row": pa.array(rows, pa.int64())})
+    with duckdb.connect() as con:
+        con.register("wanted", wanted)
+        return con.sql(_KEY_ROWS.format(path=_quoted(path))).to_arrow_table()
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def _type_codes(column: pa.DictionaryArray, rules: IdentityRules) -> npt.NDArray[np.int8]:

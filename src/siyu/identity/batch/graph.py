@@ -56,6 +56,8 @@ class Components:
     # The records to replay (seq, kind, full) and their key rows (seq, pos, id_type, value), when
     # the component step already holds them; else the replay reads them from the engine.
     replay_input: tuple[pa.Table, pa.Table] | None = None
+    # `table` itself, when it is an in-memory Arrow table (the fast path).
+    decided: pa.Table | None = None
 
 
 def guarded_types(rules: IdentityRules) -> list[tuple[str, int]]:
