@@ -66,7 +66,7 @@ def partition(
 def name_partition(engine: Engine, found: Partition, *, new_oneid: Callable[[], str]) -> Naming:
     """Name the persons found: in numpy when their groups are in memory, else in the engine."""
     if found.records is not None:
-        return name_records(engine, found.records, new_oneid=new_oneid)
+        return name_records(found.records, new_oneid=new_oneid)
     return name_persons(engine, found.groups, new_oneid=new_oneid)
 
 

@@ -13,6 +13,7 @@ of the records to replay (a few percent) are read back from the file by row numb
 from __future__ import annotations
 
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -53,17 +54,24 @@ def fast_components(
     """Strong and full components and the replay rule, on DuckDB + scipy."""
     if engine.name != "duckdb":
         raise ValueError("the fast component path runs on DuckDB; use the portable one")
-    links = read_fact(engine, LINKS, ["seq", "kind"])
-    order = np.argsort(links.column("seq").to_numpy(), kind="stable")
-    links = links.take(pa.array(order)) if np.any(np.diff(order) != 1) else links
-    seqs = links.column("seq").to_numpy()
-    customer = pc.equal(links.column("kind"), "customer").to_numpy(zero_copy_only=False)
-    keys = read_fact(engine, KEYS, ["seq", "id_type"])
-    kid = np.full(keys.num_rows, -1, dtype=np.int64)
-    n_keys = _shared_keys(_file(engine, KEYS), kid)
-    code = _type_codes(keys.column("id_type").combine_chunks(), rules)
-    key_seqs = keys.column("seq").to_numpy()
-    del keys
+    keys_file = _file(engine, KEYS)
+    # DuckDB groups the key values on one core while this thread reads the rest (the old
+    # OneIDs too, for naming) on the other: two threads in DuckDB's aggregation cost more
+    # CPU (merging partitions) than they save.
+    with ThreadPoolExecutor(1) as pool:
+        shared = pool.submit(_shared_keys, keys_file)
+        links = read_fact(engine, LINKS, ["seq", "kind", "oneid"])
+        seqs = links.column("seq").to_numpy()
+        if np.any(seqs[1:] < seqs[:-1]):
+            links = links.take(pa.array(np.argsort(seqs, kind="stable")))
+            seqs = links.column("seq").to_numpy()
+        customer = pc.equal(links.column("kind"), "customer").to_numpy(zero_copy_only=False)
+        keys = read_fact(engine, KEYS, ["seq", "id_type"])
+        code = _type_codes(keys.column("id_type").combine_chunks(), rules)
+        key_seqs = keys.column("seq").to_numpy()
+        del keys
+        old = links.column("oneid").unify_dictionaries().combine_chunks()
+        kid, n_keys = shared.result()
     dense = len(seqs) > 0 and int(seqs[-1]) - int(seqs[0]) + 1 == len(seqs)
     rid = key_seqs - seqs[0] if dense else np.searchsorted(seqs, key_seqs)
 
@@ -130,12 +138,13 @@ def fast_components(
     first_f = np.full(n_full, np.iinfo(np.int64).max)
     np.minimum.at(first_f, f_of_s, first_s)
     replay = replay_f[rec_f]
-    grp = np.where(has_anon[rec_f], first_f[rec_f], first_s[rec_s])
+    strong_first, full_first = first_s[rec_s], first_f[rec_f]
+    grp = np.where(has_anon[rec_f], full_first, strong_first)
     table = pa.table(
         {
             "seq": seqs,
-            "strong": first_s[rec_s],
-            "full": first_f[rec_f],
+            "strong": strong_first,
+            "full": full_first,
             "replay": replay,
             "grp": pa.array(grp, mask=replay),
         }
@@ -144,6 +153,7 @@ def fast_components(
     return Components(
         table=ibis.memtable(table),  # DuckDB scans the Arrow table in place
         decided=table,
+        old_oneids=old,
         records=n_records,
         strong_components=n_strong,
         full_components=n_full,
@@ -153,7 +163,7 @@ def fast_components(
             links.select(["seq", "kind"])
             .append_column("full", table.column("full"))
             .filter(pa.array(replay)),
-            _key_rows(_file(engine, KEYS), np.flatnonzero(replay[rid])),
+            _key_rows(keys_file, np.flatnonzero(replay[rid])),
         ),
     )
 
@@ -173,18 +183,17 @@ def read_fact(engine: Engine, fact: str, columns: list[str]) -> pa.Table:
     return pq.ParquetFile(_file(engine, fact), read_dictionary=wanted).read(columns=columns)
 
 
-def _shared_keys(path: Path, kid: Ints) -> int:
-    """Number the keys (type, value) several rows carry: kid[row] = key; returns how many."""
-    row = "INTEGER" if len(kid) < 2**31 else "BIGINT"
-    with duckdb.connect() as con:
-        con.execute("SET preserve_insertion_order = false")
-        query = _SHARED_KEYS.format(row=row, path=_quoted(path))
+def _shared_keys(path: Path) -> tuple[Ints, int]:
+    """Number the keys (type, value) several rows carry: kid[row] = key, else -1; and how
+    many there are."""
+    rows = pq.ParquetFile(path).metadata.num_rows
+    with duckdb.connect(config={"threads": 1, "preserve_insertion_order": False}) as con:
+        query = _SHARED_KEYS.format(row="INTEGER" if rows < 2**31 else "BIGINT", path=_quoted(path))
         lists = con.sql(query).to_arrow_table().column("rows").combine_chunks()
-    if len(lists) == 0:
-        return 0
+    kid = np.full(rows, -1, dtype=np.int64)
     sizes = pc.list_value_length(lists).to_numpy()
     kid[lists.flatten().to_numpy()] = np.repeat(np.arange(len(lists)), sizes)
-    return len(lists)
+    return kid, len(lists)
 
 
 def _key_rows(path: Path, rows: Ints) -> pa.Table:

@@ -1,7 +1,7 @@
 """`name_persons` on integer arrays, for the fast path: the same naming, no SQL over strings.
 
-Every record's person comes in memory (seq, grp in arrival order); old OneIDs are read
-once, dictionary-encoded, so a person is an index and an old person a code. A group is
+Every record's person and old OneID come in memory (seq, grp, oneid in arrival order; the
+OneIDs dictionary-encoded), so a person is an index and an old person a code. A group is
 unchanged when all its records carry its first record's old OneID and as many records
 carry that OneID as the group has (counts by `bincount`); only the (group, old OneID)
 overlaps of the other groups are counted (a sort of their few records) and named by the
@@ -10,37 +10,51 @@ same greedy rule as the engine path.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
-from siyu.engine import Engine
-from siyu.identity.batch.facts import LINKS
-from siyu.identity.batch.fast import read_fact
 from siyu.identity.batch.naming import Naming, name_changed
 from siyu.identity.oneid import PENDING
 
+Ints = npt.NDArray[np.int64]
 
-def name_records(engine: Engine, records: pa.Table, *, new_oneid: Callable[[], str]) -> Naming:
-    """Name the new persons given every record's group (seq, grp; seq ascending)."""
+
+def name_records(records: pa.Table, *, new_oneid: Callable[[], str]) -> Naming:
+    """Name the new persons given every record's group and old OneID (seq, grp, oneid; seq
+    ascending, oneid dictionary-encoded)."""
     seqs = records.column("seq").to_numpy()
-    links = read_fact(engine, LINKS, ["seq", "oneid"])
-    old_seqs = links.column("seq").to_numpy()
-    oneids = links.column("oneid").unify_dictionaries().combine_chunks()
-    del links
+    oneids = records.column("oneid").unify_dictionaries().combine_chunks()
     codes = oneids.indices.to_numpy(zero_copy_only=False)
-    if not np.array_equal(old_seqs, seqs):
-        order = np.argsort(old_seqs, kind="stable")
-        if not np.array_equal(old_seqs[order], seqs):
-            raise ValueError("the groups do not cover the links' records")
-        codes = codes[order]
-    del old_seqs
     names = oneids.dictionary
     pending = names.index(PENDING).as_py() if len(names) else -1
+    # Each group's name goes through Python (a dict per overlap): the cyclic collector
+    # would rescan those hundreds of thousands of objects at every collection.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _name(seqs, records.column("grp").to_numpy(), codes, names, pending, new_oneid)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _name(
+    seqs: Ints,
+    grp: Ints,
+    codes: Ints,
+    names: pa.Array,
+    pending: int,
+    new_oneid: Callable[[], str],
+) -> Naming:
+    """The naming itself (see the module's docstring)."""
     n = len(seqs)
     # A group is named by its first record's seq, so its index is that record's index.
-    group = np.searchsorted(seqs, records.column("grp").to_numpy())
+    dense = n > 0 and int(seqs[-1]) - int(seqs[0]) + 1 == n
+    group = grp - seqs[0] if dense else np.searchsorted(seqs, grp)
     known = codes != pending
     new_n = np.bincount(group, minlength=n)
     old_n = np.bincount(codes[known], minlength=len(names))
@@ -73,7 +87,7 @@ def name_records(engine: Engine, records: pa.Table, *, new_oneid: Callable[[], s
     name_changed(naming, changed, new_oneid)
     # Groups of pending records only: new persons, in order of their first record.
     unknown = is_group & (np.bincount(group[known], minlength=n) == 0)
-    for grp in seqs[unknown].tolist():
-        naming.names[grp] = oneid = new_oneid()
+    for first in seqs[unknown].tolist():
+        naming.names[first] = oneid = new_oneid()
         naming.fresh.append(oneid)
     return naming
