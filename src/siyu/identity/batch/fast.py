@@ -5,9 +5,10 @@ the key values never come into Python: DuckDB reads them from the Parquet file i
 groups the key rows by type and value (exactly: no hashing shortcut that could merge two
 keys) and numbers the keys that several records share by row number; numpy and
 `scipy.sparse.csgraph.connected_components` do the rest on integer arrays: the strong
-graph (record ↔ shared strong key), then the full graph over strong components joined by
-shared weak keys, then the replay rule of `graph.py` as counts per component. The key rows
-of the records to replay (a few percent) are read back from the file by row number.
+graph (each record carrying a shared strong key linked to the key's first carrier), then
+the full graph over strong components joined the same way by shared weak keys, then the
+replay rule of `graph.py` as counts per component. The key rows of the records to replay
+(a few percent) are read back from the file by row number.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import ibis
@@ -31,7 +33,7 @@ from siyu.identity.batch.facts import KEYS, LINKS
 from siyu.identity.batch.graph import GUARDED, STRONG, WEAK, Components, guarded_types
 from siyu.tenants import IdentityRules
 
-Ints = npt.NDArray[np.int64]
+Ints = npt.NDArray[np.signedinteger[Any]]  # int64, or int32 labels
 Flags = npt.NDArray[np.bool_]
 
 # Each shared key's rows (row numbers in the file) come back as one list: no join of the
@@ -71,22 +73,22 @@ def fast_components(
         key_seqs = keys.column("seq").to_numpy()
         del keys
         old = links.column("oneid").unify_dictionaries().combine_chunks()
-        kid, n_keys = shared.result()
+        kid, first_row = shared.result()
+    n_keys = len(first_row)
     dense = len(seqs) > 0 and int(seqs[-1]) - int(seqs[0]) + 1 == len(seqs)
     rid = key_seqs - seqs[0] if dense else np.searchsorted(seqs, key_seqs)
 
-    # Strong graph: records and shared strong keys. Weak key nodes stay isolated here.
+    # Strong graph: each record carrying a shared strong key is linked to the key's first
+    # carrier (a star per key: fewer nodes and edges than records + keys as nodes).
     n_records = len(seqs)
     weak_row = code == WEAK
+    carrier = rid[first_row]  # each shared key's first carrier
     edge = ~weak_row & (kid >= 0)
-    n_strong, s_label = _components(n_records + n_keys, rid[edge], n_records + kid[edge], n_records)
-    rec_s, key_s = s_label[:n_records], s_label[n_records:]
+    n_strong, rec_s = _components(n_records, rid[edge], carrier[kid[edge]])
+    key_s = rec_s[carrier]  # a strong key's strong component
     # Full graph: strong components joined by the shared weak keys their records carry.
     edge = weak_row & (kid >= 0)
-    n_full, f_of_s = _components(
-        n_strong + n_keys, rec_s[rid[edge]], n_strong + kid[edge], n_strong
-    )
-    f_of_s = f_of_s[:n_strong]
+    n_full, f_of_s = _components(n_strong, rec_s[rid[edge]], key_s[kid[edge]])
     rec_f = f_of_s[rec_s]
 
     strong_count = np.bincount(rid[~weak_row], minlength=n_records)
@@ -183,17 +185,20 @@ def read_fact(engine: Engine, fact: str, columns: list[str]) -> pa.Table:
     return pq.ParquetFile(_file(engine, fact), read_dictionary=wanted).read(columns=columns)
 
 
-def _shared_keys(path: Path) -> tuple[Ints, int]:
-    """Number the keys (type, value) several rows carry: kid[row] = key, else -1; and how
-    many there are."""
+def _shared_keys(path: Path) -> tuple[Ints, Ints]:
+    """Number the keys (type, value) several rows carry: kid[row] = key, else -1; and each
+    key's first row."""
     rows = pq.ParquetFile(path).metadata.num_rows
     with duckdb.connect(config={"threads": 1, "preserve_insertion_order": False}) as con:
         query = _SHARED_KEYS.format(row="INTEGER" if rows < 2**31 else "BIGINT", path=_quoted(path))
         lists = con.sql(query).to_arrow_table().column("rows").combine_chunks()
     kid = np.full(rows, -1, dtype=np.int64)
     sizes = pc.list_value_length(lists).to_numpy()
-    kid[lists.flatten().to_numpy()] = np.repeat(np.arange(len(lists)), sizes)
-    return kid, len(lists)
+    flat = lists.flatten().to_numpy()
+    kid[flat] = np.repeat(np.arange(len(lists)), sizes)
+    starts = np.cumsum(sizes) - sizes
+    first: Ints = np.minimum.reduceat(flat, starts) if len(flat) else starts
+    return kid, first.astype(np.int64)
 
 
 def _key_rows(path: Path, rows: Ints) -> pa.Table:
@@ -220,11 +225,9 @@ def _type_codes(column: pa.DictionaryArray, rules: IdentityRules) -> npt.NDArray
     return codes
 
 
-def _components(nodes: int, a: Ints, b: Ints, counted: int) -> tuple[int, Ints]:
-    """Connected components of an undirected graph given as edge lists.
-
-    Labels are renumbered 0..n-1 over the components holding one of the first `counted`
-    nodes (the records); the others (lone key nodes) keep a meaningless label."""
+def _components(nodes: int, a: Ints, b: Ints) -> tuple[int, Ints]:
+    """Connected components (how many, each node's label 0..n-1) of an undirected graph
+    given as edge lists."""
     ones = np.ones(len(a), dtype=np.int8)
     if len(a) and bool(np.all(a[1:] >= a[:-1])):
         # Edges already in row order (key rows come by seq): the CSR arrays directly,
@@ -235,10 +238,7 @@ def _components(nodes: int, a: Ints, b: Ints, counted: int) -> tuple[int, Ints]:
     else:
         graph = csr_matrix((ones, (a.astype(np.int32), b.astype(np.int32))), shape=(nodes, nodes))
     count, labels = connected_components(graph, directed=False)
-    present = np.zeros(count, dtype=bool)
-    present[labels[:counted]] = True
-    renumber = np.cumsum(present) - 1
-    return int(present.sum()), renumber[labels]
+    return int(count), labels
 
 
 def _distinct_per_component(
