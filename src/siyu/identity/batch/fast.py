@@ -73,15 +73,20 @@ def fast_components(
         key_seqs = keys.column("seq").to_numpy()
         del keys
         old = links.column("oneid").unify_dictionaries().combine_chunks()
+        # What does not depend on the shared keys, while DuckDB is still at them.
+        dense = len(seqs) > 0 and int(seqs[-1]) - int(seqs[0]) + 1 == len(seqs)
+        rid = key_seqs - seqs[0] if dense else np.searchsorted(seqs, key_seqs)
+        n_records = len(seqs)
+        weak_row = code == WEAK
+        strong_count = np.bincount(rid[~weak_row], minlength=n_records)
+        weak_count = np.bincount(rid[weak_row], minlength=n_records)
+        identified = strong_count > 0
+        anonymous = ~identified & (weak_count > 0)
         kid, first_row = shared.result()
     n_keys = len(first_row)
-    dense = len(seqs) > 0 and int(seqs[-1]) - int(seqs[0]) + 1 == len(seqs)
-    rid = key_seqs - seqs[0] if dense else np.searchsorted(seqs, key_seqs)
 
     # Strong graph: each record carrying a shared strong key is linked to the key's first
     # carrier (a star per key: fewer nodes and edges than records + keys as nodes).
-    n_records = len(seqs)
-    weak_row = code == WEAK
     carrier = rid[first_row]  # each shared key's first carrier
     edge = ~weak_row & (kid >= 0)
     n_strong, rec_s = _components(n_records, rid[edge], carrier[kid[edge]])
@@ -90,11 +95,6 @@ def fast_components(
     edge = weak_row & (kid >= 0)
     n_full, f_of_s = _components(n_strong, rec_s[rid[edge]], key_s[kid[edge]])
     rec_f = f_of_s[rec_s]
-
-    strong_count = np.bincount(rid[~weak_row], minlength=n_records)
-    weak_count = np.bincount(rid[weak_row], minlength=n_records)
-    identified = strong_count > 0
-    anonymous = ~identified & (weak_count > 0)
 
     risky_s = np.bincount(rec_s, weights=customer, minlength=n_strong) > rules.max_customer_records
     for i, (_type, limit) in enumerate(guarded_types(rules)):
