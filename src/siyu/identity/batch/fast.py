@@ -42,6 +42,7 @@ Flags = npt.NDArray[np.bool_]
 _SHARED_KEYS = """
 SELECT list(file_row_number::{row}) AS rows
 FROM read_parquet('{path}', file_row_number = true)
+WHERE {where}
 GROUP BY id_type, value HAVING count(*) > 1
 """
 _KEY_ROWS = """
@@ -59,9 +60,12 @@ def fast_components(
     keys_file = _file(engine, KEYS)
     # DuckDB groups the key values on one core while this thread reads the rest (the old
     # OneIDs too, for naming) on the other: two threads in DuckDB's aggregation cost more
-    # CPU (merging partitions) than they save.
+    # CPU (merging partitions) than they save. Strong keys first: the strong graph is
+    # found here while DuckDB groups the weak ones.
+    weak_types = sorted(rules.weak_types)
     with ThreadPoolExecutor(1) as pool:
-        shared = pool.submit(_shared_keys, keys_file)
+        strong_keys = pool.submit(_shared_keys, keys_file, weak_types, False)
+        weak_keys = pool.submit(_shared_keys, keys_file, weak_types, True)
         links = read_fact(engine, LINKS, ["seq", "kind", "oneid"])
         seqs = links.column("seq").to_numpy()
         if np.any(seqs[1:] < seqs[:-1]):
@@ -82,15 +86,15 @@ def fast_components(
         weak_count = np.bincount(rid[weak_row], minlength=n_records)
         identified = strong_count > 0
         anonymous = ~identified & (weak_count > 0)
-        kid, first_row = shared.result()
+        kid = np.full(len(code), -1, dtype=np.int64)
+        first_row = _number(kid, strong_keys.result(), 0)
+        # Strong graph: each record carrying a shared strong key is linked to the key's
+        # first carrier (a star per key: fewer nodes and edges than records + keys).
+        edge = kid >= 0
+        n_strong, rec_s = _components(n_records, rid[edge], rid[first_row][kid[edge]])
+        first_row = np.concatenate([first_row, _number(kid, weak_keys.result(), len(first_row))])
     n_keys = len(first_row)
-
-    # Strong graph: each record carrying a shared strong key is linked to the key's first
-    # carrier (a star per key: fewer nodes and edges than records + keys as nodes).
-    carrier = rid[first_row]  # each shared key's first carrier
-    edge = ~weak_row & (kid >= 0)
-    n_strong, rec_s = _components(n_records, rid[edge], carrier[kid[edge]])
-    key_s = rec_s[carrier]  # a strong key's strong component
+    key_s = rec_s[rid[first_row]]  # a key's first carrier's strong component
     # Full graph: strong components joined by the shared weak keys their records carry.
     edge = weak_row & (kid >= 0)
     n_full, f_of_s = _components(n_strong, rec_s[rid[edge]], key_s[kid[edge]])
@@ -185,20 +189,32 @@ def read_fact(engine: Engine, fact: str, columns: list[str]) -> pa.Table:
     return pq.ParquetFile(_file(engine, fact), read_dictionary=wanted).read(columns=columns)
 
 
-def _shared_keys(path: Path) -> tuple[Ints, Ints]:
-    """Number the keys (type, value) several rows carry: kid[row] = key, else -1; and each
-    key's first row."""
+def _shared_keys(path: Path, weak_types: list[str], weak: bool) -> pa.ListArray:
+    """The rows (numbers in the file) of each weak or strong key (type, value) that several
+    rows carry, one list per key."""
     rows = pq.ParquetFile(path).metadata.num_rows
+    # Literal type names: with a list parameter DuckDB no longer pushed the filter into the
+    # scan (three times slower).
+    names = ", ".join(f"'{_quoted(name)}'" for name in weak_types)
+    if names:
+        where = f"id_type IN ({names})" if weak else f"id_type NOT IN ({names})"
+    else:
+        where = "false" if weak else "true"
+    row = "INTEGER" if rows < 2**31 else "BIGINT"
+    query = _SHARED_KEYS.format(row=row, path=_quoted(str(path)), where=where)
     with duckdb.connect(config={"threads": 1, "preserve_insertion_order": False}) as con:
-        query = _SHARED_KEYS.format(row="INTEGER" if rows < 2**31 else "BIGINT", path=_quoted(path))
-        lists = con.sql(query).to_arrow_table().column("rows").combine_chunks()
-    kid = np.full(rows, -1, dtype=np.int64)
+        lists: pa.ListArray = con.sql(query).to_arrow_table().column(0).combine_chunks()
+    return lists
+
+
+def _number(kid: Ints, lists: pa.ListArray, offset: int) -> Ints:
+    """Number the keys from `offset` (kid[row] = key) and return each key's first row."""
     sizes = pc.list_value_length(lists).to_numpy()
     flat = lists.flatten().to_numpy()
-    kid[flat] = np.repeat(np.arange(len(lists)), sizes)
+    kid[flat] = np.repeat(np.arange(offset, offset + len(lists)), sizes)
     starts = np.cumsum(sizes) - sizes
     first: Ints = np.minimum.reduceat(flat, starts) if len(flat) else starts
-    return kid, first.astype(np.int64)
+    return first.astype(np.int64)
 
 
 def _key_rows(path: Path, rows: Ints) -> pa.Table:
@@ -206,11 +222,12 @@ def _key_rows(path: Path, rows: Ints) -> pa.Table:
     wanted = pa.table({"row": pa.array(rows, pa.int64())})
     with duckdb.connect() as con:
         con.register("wanted", wanted)
-        return con.sql(_KEY_ROWS.format(path=_quoted(path))).to_arrow_table()
+        return con.sql(_KEY_ROWS.format(path=_quoted(str(path)))).to_arrow_table()
 
 
-def _quoted(path: Path) -> str:
-    return str(path).replace("'", "''")
+def _quoted(text: str) -> str:
+    """`text` inside a SQL string literal."""
+    return text.replace("'", "''")
 
 
 def _type_codes(column: pa.DictionaryArray, rules: IdentityRules) -> npt.NDArray[np.int8]:
