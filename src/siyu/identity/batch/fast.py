@@ -155,7 +155,7 @@ def fast_components(
             "grp": pa.array(grp, mask=replay),
         }
     )
-    # The key rows of the records to replay: taken here, while in memory.
+    # The records to replay, and their key rows read back from the file by row number.
     return Components(
         table=ibis.memtable(table),  # DuckDB scans the Arrow table in place
         decided=table,
