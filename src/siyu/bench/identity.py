@@ -1,6 +1,10 @@
-"""OneID batch rebuild: the component step and guard replay over a synthetic link graph of N
-records (Parquet, generated in a child process so it does not count towards peak memory),
-then the full rebuild with store write-back on a demo-sized store."""
+"""OneID batch rebuild: the component step, guard replay and naming over a synthetic link
+graph of N records (Parquet, generated in a child process so it does not count towards peak
+memory), then the full rebuild with store write-back on a demo-sized store.
+
+`rebuild_seconds` is the whole engine work of a rebuild (components + replay + naming, what
+the ≤ 15 s target covers); reading the store into the snapshot and writing the changes back
+are not in it (the demo rebuild reports those)."""
 
 from __future__ import annotations
 
@@ -17,8 +21,7 @@ from siyu.bench.identity_graph import write_link_graph
 from siyu.bench.ingest import machine
 from siyu.demo.generator import generate_demo
 from siyu.engine import Snapshot, open_engine
-from siyu.identity.batch import default_method, partition
-from siyu.identity.batch.naming import name_persons
+from siyu.identity.batch import default_method, name_partition, partition
 from siyu.identity.oneid import new_oneid
 from siyu.store import open_store
 from siyu.tenants import IdentityRules, get_tenant, update_settings
@@ -75,10 +78,9 @@ def _components(graph: Path, engine: str, method: str, spark_master: str) -> dic
         cpu, wall = _cpu(), time.perf_counter()
         found = partition(runner, rules=IdentityRules(), constraints=[], method=method)
         step_cpu, step_wall = _cpu() - cpu, time.perf_counter() - wall
+        naming = name_partition(runner, found, new_oneid=new_oneid)
+        total_cpu, total_wall = _cpu() - cpu, time.perf_counter() - wall
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        wall = time.perf_counter()
-        naming = name_persons(runner, found.groups, new_oneid=new_oneid)
-        named = time.perf_counter() - wall
     finally:
         runner.close()
     c = found.components
@@ -87,14 +89,16 @@ def _components(graph: Path, engine: str, method: str, spark_master: str) -> dic
         "replay_seconds": round(found.seconds["replay"], 2),
         "components_and_replay_seconds": round(step_wall, 2),
         "components_and_replay_cpu_seconds": round(step_cpu, 2),
-        "peak_rss_mb": round(peak / 2**20),
+        "naming_seconds": round(total_wall - step_wall, 2),
+        "rebuild_seconds": round(total_wall, 2),
+        "rebuild_cpu_seconds": round(total_cpu, 2),
+        "peak_rss_mb": round(peak / 2**20),  # of the whole rebuild, naming included
         "strong_components": c.strong_components,
         "full_components": c.full_components,
         "replayed_components": c.replay_components,
         "replayed_records": c.replay_records,
         "blocked": len(found.replayed.blocked),
         "persons": naming.persons,
-        "naming_seconds": round(named, 2),
         "naming_changed_persons": naming.persons - naming.unchanged,
     }
 

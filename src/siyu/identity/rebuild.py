@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from siyu import engine as eng
 from siyu.identity import state
-from siyu.identity.batch import default_method, partition
+from siyu.identity.batch import default_method, name_partition, partition
 from siyu.identity.batch.facts import StagedLinks, rebuild_facts
-from siyu.identity.batch.naming import diff_store, name_persons
+from siyu.identity.batch.naming import diff_store
 from siyu.identity.batch.writeback import write_naming
 from siyu.identity.models import IdentityRebuild
 from siyu.identity.oneid import new_oneid
@@ -59,7 +59,7 @@ def rebuild_identity(
         try:
             result = partition(runner, rules=rules, constraints=constraints, method=method)
             named = time.perf_counter()
-            naming = name_persons(runner, result.groups, new_oneid=new_oneid)
+            naming = name_partition(runner, result, new_oneid=new_oneid)
             diff_store(runner, result.groups, naming, rules=rules, blocked=result.replayed.blocked)
             computed = time.perf_counter()
         finally:

@@ -3,13 +3,18 @@ older old person), fresh OneIDs otherwise, retired OneIDs pointing at their succ
 
 from __future__ import annotations
 
+import tempfile
 from itertools import count
 from pathlib import Path
 
-from identity.batch.graphs import Graph, write_graph
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from identity.batch.graphs import Graph, graphs, rules_strategy, write_graph
 from siyu.engine import open_engine
-from siyu.identity.batch import partition
+from siyu.identity.batch import name_partition, partition
 from siyu.identity.batch.naming import Naming, name_persons
+from siyu.identity.oneid import PENDING
 from siyu.tenants import IdentityRules
 
 P, Q, R = ("phone_sha256", "p"), ("phone_sha256", "q"), ("email", "r")
@@ -73,3 +78,31 @@ def test_persons_exactly_as_before_keep_their_oneids_untouched(tmp_path: Path) -
     graph = Graph(((1, "customer", (P,)), (2, "order", (P,)), (3, "customer", (Q,))))
     naming = named(tmp_path, graph, {1: "X", 2: "X", 3: "Z"}, IdentityRules())
     assert (naming.persons, naming.unchanged, naming.names, naming.changes) == (2, 2, {}, [])
+
+
+def _named_both_ways(
+    root: Path, graph: Graph, old: dict[int, str], rules: IdentityRules
+) -> tuple[Naming, Naming]:
+    engine = open_engine("duckdb", snapshot=write_graph(root, graph, oneids=old))
+    try:
+        found = partition(engine, rules=rules, constraints=graph.constraints, method="fast")
+        assert found.records is not None
+        fresh_sql, fresh_arrays = count(1), count(1)
+        in_sql = name_persons(engine, found.groups, new_oneid=lambda: f"N{next(fresh_sql)}")
+        in_arrays = name_partition(engine, found, new_oneid=lambda: f"N{next(fresh_arrays)}")
+        return in_sql, in_arrays
+    finally:
+        engine.close()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs(), rules_strategy(), st.data())
+def test_naming_on_arrays_is_the_engine_naming(
+    graph: Graph, rules: IdentityRules, data: st.DataObject
+) -> None:
+    # Old persons from a small pool (they merge and split), some records still pending.
+    pool = st.sampled_from(["X", "Y", "Z", PENDING])
+    old = {seq: data.draw(pool) for seq, _kind, _keys in graph.records}
+    with tempfile.TemporaryDirectory() as tmp:
+        in_sql, in_arrays = _named_both_ways(Path(tmp), graph, old, rules)
+    assert in_arrays == in_sql

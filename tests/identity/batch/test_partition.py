@@ -45,6 +45,9 @@ def run(
     found = partition(engine, rules=rules, constraints=graph.constraints, method=method)
     rows = engine.to_arrow(found.groups).to_pylist()
     result = Resolution({row["seq"]: row["grp"] for row in rows})
+    if found.records is not None:  # the same groups, in memory and in seq order
+        in_memory = found.records.select(["seq", "grp"]).to_pylist()
+        assert in_memory == sorted(rows, key=lambda row: row["seq"])
     result.blocked = {(b.seq, b.grp, b.other_grp, b.key, b.guard) for b in found.replayed.blocked}
     return found, result
 

@@ -2,22 +2,27 @@
 
 `partition` computes who is who from the link facts: components (fast: DuckDB + scipy;
 portable: Ibis label propagation), then the pure `Resolver` over the few components a rule
-could affect. `naming` keeps OneIDs stable and diffs against the store; `writeback` writes.
+could affect. `name_partition` keeps OneIDs stable (on integer arrays when the fast path
+has every record's person in memory), `naming.diff_store` diffs against the store;
+`writeback` writes.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from siyu.engine import Engine
 from siyu.identity.batch.fast import fast_components
 from siyu.identity.batch.graph import METHODS, Components
+from siyu.identity.batch.naming import Naming, name_persons
+from siyu.identity.batch.naming_arrays import name_records
 from siyu.identity.batch.portable import portable_components
-from siyu.identity.batch.replay import Replayed, all_groups, replay
+from siyu.identity.batch.replay import Replayed, all_groups, record_groups, replay
 from siyu.tenants import IdentityRules
 
 
@@ -29,6 +34,7 @@ class Partition:
     replayed: Replayed
     groups: ir.Table
     seconds: dict[str, float] = field(default_factory=dict)  # components, replay
+    records: pa.Table | None = None  # `groups` in memory, by seq (the fast path)
 
 
 def partition(
@@ -53,7 +59,15 @@ def partition(
         replayed=replayed,
         groups=all_groups(engine, components, replayed),
         seconds={"components": found - started, "replay": done - found},
+        records=record_groups(components, replayed),
     )
+
+
+def name_partition(engine: Engine, found: Partition, *, new_oneid: Callable[[], str]) -> Naming:
+    """Name the persons found: in numpy when their groups are in memory, else in the engine."""
+    if found.records is not None:
+        return name_records(found.records, new_oneid=new_oneid)
+    return name_persons(engine, found.groups, new_oneid=new_oneid)
 
 
 def default_method(engine: str) -> str:

@@ -56,6 +56,10 @@ class Components:
     # The records to replay (seq, kind, full) and their key rows (seq, pos, id_type, value), when
     # the component step already holds them; else the replay reads them from the engine.
     replay_input: tuple[pa.Table, pa.Table] | None = None
+    # `table` itself, when it is an in-memory Arrow table (the fast path), and the old
+    # OneID of every record in the same order (dictionary-encoded, for naming).
+    decided: pa.Table | None = None
+    old_oneids: pa.DictionaryArray | None = None
 
 
 def guarded_types(rules: IdentityRules) -> list[tuple[str, int]]:

@@ -69,7 +69,7 @@ def name_persons(engine: Engine, groups: ir.Table, *, new_oneid: Callable[[], st
         engine.to_arrow(new.aggregate(persons=new.count())).to_pylist()[0]["persons"]
     )
     unknown = new.anti_join(known, "grp").select("grp").order_by("grp")
-    _name_changed(naming, changed, new_oneid)
+    name_changed(naming, changed, new_oneid)
     for grp in engine.to_arrow(unknown).column("grp").to_pylist():
         naming.names[grp] = oneid = new_oneid()
         naming.fresh.append(oneid)
@@ -99,8 +99,9 @@ def diff_store(
         naming.blocked = _blocked_rows(engine, now, blocked)
 
 
-def _name_changed(naming: Naming, rows: list[dict[str, Any]], new_oneid: Callable[[], str]) -> None:
-    """Greedy naming of the groups that are not exactly one old person."""
+def name_changed(naming: Naming, rows: list[dict[str, Any]], new_oneid: Callable[[], str]) -> None:
+    """Greedy naming of the groups that are not exactly one old person (rows: grp, oneid,
+    n = their overlap, old_first = the old person's first seq)."""
     rows.sort(key=lambda r: (-r["n"], r["old_first"], r["grp"]))
     used: set[str] = set()
     for row in rows:

@@ -166,6 +166,19 @@ def _replay_input(engine: Engine, components: Components) -> tuple[pa.Table, pa.
     return engine.to_arrow(links), engine.to_arrow(keys)
 
 
+def record_groups(components: Components, replayed: Replayed) -> pa.Table | None:
+    """seq, grp, oneid (the old one) for every record in seq order, in memory: when the
+    components are (the fast path); else None."""
+    if components.decided is None or components.old_oneids is None:
+        return None
+    seqs = components.decided.column("seq").to_numpy()
+    grp = components.decided.column("grp").fill_null(0).to_numpy().copy()
+    if replayed.groups.num_rows:
+        at = np.searchsorted(seqs, replayed.groups.column("seq").to_numpy())
+        grp[at] = replayed.groups.column("grp").to_numpy()
+    return pa.table({"seq": seqs, "grp": grp, "oneid": components.old_oneids})
+
+
 def all_groups(engine: Engine, components: Components, replayed: Replayed) -> ir.Table:
     """seq, grp for every record: decided by the components, else by the replay."""
     decided = components.table.filter(~components.table.replay).select("seq", "grp")
