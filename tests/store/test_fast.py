@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 
 from siyu.loyalty.models import Entry, Reward
 from siyu.store import Store
@@ -85,4 +85,8 @@ def test_statements_stay_inside_the_sessions_transactions(store: Store) -> None:
         INSERT.scalar(session, _values(tenant, "rolled back"))  # a new transaction begins
         session.rollback()
     with store.session() as session:
-        assert [r.key for r in BY_TENANT.rows(session, {"tenant": tenant})] == ["committed"]
+        try:
+            assert [r.key for r in BY_TENANT.rows(session, {"tenant": tenant})] == ["committed"]
+        finally:  # the store is shared: a committed entry of member 1 would show in others
+            session.execute(delete(Entry).where(Entry.tenant_id == tenant))
+            session.commit()
