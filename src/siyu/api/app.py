@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 import siyu
 from siyu.api import audiences, experiments, tags
 from siyu.api import journeys as journeys_api
 from siyu.api import loyalty as loyalty_api
+from siyu.api.batching import RecordBatcher
 from siyu.api.routes import router
 from siyu.runtime import Runtime
 from siyu.web import install as install_console
@@ -15,12 +19,21 @@ from siyu.web import install as install_console
 
 def create_app(runtime: Runtime) -> FastAPI:
     """An API serving `runtime`'s store."""
+    batcher = RecordBatcher(runtime)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        batcher.close()  # what was submitted is written before the server stops
+
     app = FastAPI(
         title="siyu API",
         version=siyu.__version__,
         description="siyu (私域): customer data, OneID and profiles. The console is at `/`.",
+        lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.batcher = batcher
     app.include_router(router)
     app.include_router(experiments.router)
     app.include_router(journeys_api.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -29,7 +30,7 @@ class Caller:
 
 
 def get_caller(
-    session: SessionDep,
+    request: Request,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> Caller:
@@ -42,7 +43,10 @@ def get_caller(
             status.HTTP_401_UNAUTHORIZED,
             "an API key is required (Authorization: Bearer <key> or X-API-Key)",
         )
-    found = authenticate_api_key(session=session, key=key)
+    runtime: Runtime = request.app.state.runtime
+    # Its own read-only session: checking a key never waits for (or holds up) a writer.
+    with closing(runtime.store.read_session()) as session:
+        found = authenticate_api_key(session=session, key=key)
     if found is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key")
     return Caller(tenant=found[0], role=found[1])

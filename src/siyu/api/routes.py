@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from siyu import analytics, identity, ingest, online, profiles
+from siyu.api.batching import RecordBatcher
 from siyu.api.deps import CallerDep, SessionDep, WriterDep
 
 router = APIRouter(prefix="/api/v1")
@@ -60,16 +61,15 @@ def post_records(
 
 @router.post("/events", response_model=ingest.RecordResult)
 def post_event(
-    session: SessionDep, caller: WriterDep, event: Annotated[dict[str, Any], Body()]
+    request: Request, caller: WriterDep, event: Annotated[dict[str, Any], Body()]
 ) -> Any:
-    """Import one event; a rejected event answers 422 and is kept in quarantine."""
+    """Import one event; a rejected event answers 422 and is kept in quarantine. Events
+    posted at the same time are imported in one transaction (`api.batching`)."""
     event.setdefault("kind", "event")
     if event["kind"] != "event":
         raise HTTPException(422, "kind must be 'event'")
-    _, results = online.accept_records(
-        session=session, tenant=caller.tenant, items=[event], origin="api:/events"
-    )
-    result = results[0]
+    batcher: RecordBatcher = request.app.state.batcher
+    result = batcher.submit(tenant=caller.tenant, item=event, origin="api:/events")
     if result.status == "quarantined":
         return JSONResponse(asdict(result), 422)
     return result

@@ -144,6 +144,24 @@ def bench_api(
     _report(result, out)
 
 
+@bench_app.command("events")
+def bench_events(
+    persons: Annotated[int, typer.Option(help="customer records created first")] = 2_000,
+    events: Annotated[int, typer.Option(help="events posted, one per request")] = 10_000,
+    concurrency: Annotated[int, typer.Option(help="clients posting at once")] = 32,
+    out: Annotated[Path, typer.Option(help="JSON results")] = Path("bench-results/events.json"),
+    work_dir: Annotated[Path | None, typer.Option(help="keep the database here")] = None,
+) -> None:
+    """Single-event REST ingest with identity under concurrent load, against a real server
+    (target: >= 2,000 events/s, p99 < 50 ms)."""
+    from siyu.bench.api_load import run_events_load
+
+    result = run_events_load(
+        persons=persons, events=events, concurrency=concurrency, work_dir=work_dir
+    )
+    _report(result, out)
+
+
 @bench_app.command("identity")
 def bench_identity(
     records: Annotated[int, typer.Option(help="records in the synthetic link graph")] = 1_000_000,

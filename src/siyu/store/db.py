@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from siyu.store.migrate import upgrade_to_head
 
+SQLITE_POOL = 40
+READ_ONLY = "siyu_read_only"  # execution option of `Store.read_session`'s connections
+
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
@@ -32,6 +35,11 @@ class Store:
         """A new session; callers commit or roll back."""
         return self.sessions()
 
+    def read_session(self) -> Session:
+        """A new session for reading only: on SQLite it takes no write lock (never write
+        through it: a write would have to upgrade its lock and may fail as busy)."""
+        return self.sessions(bind=self.engine.execution_options(**{READ_ONLY: True}))
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -47,7 +55,16 @@ def offline_dialect(name: str) -> Dialect:
 def create_store_engine(url: str) -> Engine:
     """An engine with the settings siyu relies on for this dialect."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads)
+        # Connections are kept for as many threads as a server runs requests on (40):
+        # beyond the pool, each request opened a connection (its PRAGMAs included) and
+        # closed it again, which cost more than the request's own queries.
+        engine = create_engine(
+            url,
+            json_serializer=_json_dumps,
+            json_deserializer=orjson.loads,
+            pool_size=SQLITE_POOL,
+            max_overflow=SQLITE_POOL,
+        )
         _configure_sqlite(engine)
         return engine
     return create_engine(
@@ -75,10 +92,15 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.close()
 
     # Identity resolution reads then writes: taking the write lock up front avoids
-    # SQLITE_BUSY on lock upgrade when two writers race.
+    # SQLITE_BUSY on lock upgrade when two writers race. Sessions that only read
+    # (`Store.read_session`) begin deferred: in WAL mode they neither wait for the writer
+    # nor hold it up.
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def open_store(url: str, *, migrate: bool = True) -> Store:
