@@ -28,6 +28,7 @@ import orjson
 import psutil
 
 from siyu import online
+from siyu.bench.api_ingest import customer_record
 from siyu.bench.ingest import machine
 from siyu.runtime import open_runtime
 from siyu.tenants import create_api_key
@@ -89,15 +90,7 @@ def _prepare(url: str, persons: int) -> str:
             ).key
             session.commit()
             for start in range(0, persons, 1000):
-                customers = [
-                    {
-                        "kind": "customer",
-                        "source": "miniapp",
-                        "external_id": f"c{i}",
-                        "identifiers": {"phone": f"139{i:08d}"},
-                    }
-                    for i in range(start, min(persons, start + 1000))
-                ]
+                customers = [customer_record(i) for i in range(start, min(persons, start + 1000))]
                 online.accept_records(
                     session=session, tenant=tenant, items=customers, origin="bench"
                 )
