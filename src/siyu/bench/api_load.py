@@ -28,7 +28,7 @@ import orjson
 import psutil
 
 from siyu import online
-from siyu.bench.api_ingest import customer_record
+from siyu.bench.api_ingest import customer_record, p99
 from siyu.bench.ingest import machine
 from siyu.runtime import open_runtime
 from siyu.tenants import create_api_key
@@ -58,7 +58,6 @@ def run_events_load(
     finally:
         server.terminate()
         server.wait(timeout=30)
-    latencies.sort()
     return {
         "benchmark": "events",
         "store": "sqlite",
@@ -68,7 +67,7 @@ def run_events_load(
         "seconds": round(seconds, 2),
         "events_per_second": round(events / seconds, 1),
         "median_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 2),
+        "p99_ms": round(p99(latencies) * 1000, 2),
         "server_cpu_seconds": round(server_used, 2),
         "client_cpu_seconds": round(
             after.ru_utime + after.ru_stime - own.ru_utime - own.ru_stime, 2

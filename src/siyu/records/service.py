@@ -54,7 +54,7 @@ class Prepared:
     record_id: str
     content_hash: str
     values: dict[str, Any]  # the row, without tenant and time of writing
-    bound: str | None = None  # the dialect `values` are converted for (`bind_prepared`)
+    bound: str | None = None  # the dialect `values` are converted for (`prepare_record`)
 
 
 def prepare_record(item: Incoming, *, dialect: Dialect | None = None) -> Prepared:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Column, String, Table, bindparam, insert, update
 from sqlalchemy.dialects import postgresql
@@ -78,13 +79,13 @@ def insert_many(
     keys = list(rows[0])
     defaults = _defaults(target, keys)
     columns = [target.c[key] for key in [*keys, *defaults]]
-    processors = [_processor(column, dialect) for column in columns]
+    processors = _column_processors(target, dialect)
     fixed = list(defaults.values())
     pick = itemgetter(*keys)
     active = [
-        (i, _remembering(p))
-        for i, p in enumerate(processors)
-        if p is not None and columns[i].key not in bound
+        (i, _remembering(processors[column.key]))
+        for i, column in enumerate(columns)
+        if column.key in processors and column.key not in bound
     ]
     converted: list[tuple[Any, ...]] = []
     for row in rows:
@@ -105,7 +106,7 @@ def insert_many(
 def bind_values(model: type[Base], values: dict[str, Any], dialect: Dialect) -> None:
     """Convert `values` (column key → Python value) in place as the columns' types would
     when binding them on `dialect`, so another process can insert them (`bound=`)."""
-    for key, process in _processors(table(model), dialect):
+    for key, process in _column_processors(table(model), dialect).items():
         if key in values:  # None too: a JSON column stores it as 'null', as insert_many does
             values[key] = process(values[key])
 
@@ -121,14 +122,22 @@ class AsBound(TypeDecorator[Any]):
         return None
 
 
-_CONVERTERS: dict[tuple[str, str], list[tuple[str, Callable[[Any], Any]]]] = {}
+# Per dialect object (its JSON serializer is part of what a processor does), per table.
+_PROCESSORS: WeakKeyDictionary[Dialect, dict[str, dict[str, Callable[[Any], Any]]]] = (
+    WeakKeyDictionary()
+)
 
 
-def _processors(target: Table, dialect: Dialect) -> list[tuple[str, Callable[[Any], Any]]]:
-    found = _CONVERTERS.get((target.name, dialect.name))
+def _column_processors(target: Table, dialect: Dialect) -> dict[str, Callable[[Any], Any]]:
+    """Column key → the bind processor SQLAlchemy applies on `dialect` (columns with one)."""
+    tables = _PROCESSORS.setdefault(dialect, {})
+    found = tables.get(target.name)
     if found is None:
-        pairs = [(column.key, _processor(column, dialect)) for column in target.columns]
-        found = _CONVERTERS[(target.name, dialect.name)] = [(k, p) for k, p in pairs if p]
+        found = tables[target.name] = {
+            column.key: process
+            for column in target.columns
+            if (process := _processor(column, dialect)) is not None
+        }
     return found
 
 
@@ -189,10 +198,14 @@ def update_many(
         session.execute(statement, [{**row, "_key": row[key]} for row in rows])
         return
     columns = [target.c[name] for name in [*names, key]]
-    processors = [_processor(column, dialect) for column in columns]
-    active = [(i, _remembering(p)) for i, p in enumerate(processors) if p is not None]
+    processors = _column_processors(target, dialect)
+    active = [
+        (i, _remembering(processors[column.key]))
+        for i, column in enumerate(columns)
+        if column.key in processors
+    ]
     fixed = [
-        value if (process := _processor(target.c[name], dialect)) is None else process(value)
+        process(value) if (process := processors.get(name)) is not None else value
         for name, value in extra.items()
     ]
     pick = itemgetter(*names, key)
