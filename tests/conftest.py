@@ -29,6 +29,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from cryptography.fernet import Fernet
 
     os.environ.setdefault("SIYU_SECRET_KEY", Fernet.generate_key().decode())
+    # Test apps write posted events in their own process: a writing process per app would
+    # cost every console and API test a start-up. Tests of the writing process ask for it.
+    os.environ.setdefault("SIYU_API_WRITER", "thread")
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -14,6 +16,9 @@ class Settings(BaseSettings):
     default_tenant: str = "default"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Where the API's group-committed records are written: "process" (a writing process
+    # of its own, so requests and imports each get a core) or "thread" (in the server).
+    api_writer: Literal["process", "thread"] = "process"
     # Records per store transaction during an import (None: 20,000 in bulk mode, else
     # 5,000): large enough to amortise commits, small enough that a crash re-imports
     # little and memory stays flat.

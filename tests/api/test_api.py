@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from siyu.api import create_app
 from siyu.runtime import Runtime
-from siyu.tenants import create_api_key, revoke_api_key
+from siyu.tenants import create_api_key, list_api_keys, revoke_api_key
 
 from .conftest import MakeKey
 
@@ -290,6 +291,35 @@ def test_event_replay_is_idempotent(api_client: TestClient, api_headers: dict[st
     assert second.json()["outcome"] == "unchanged"
     assert second.json()["oneid"] == first["oneid"]
     assert [row["record_id"] for row in identity_map(api_client, api_headers)] == ["e-1"]
+
+
+def test_events_through_a_writing_process_stop_when_the_key_is_revoked(
+    api_runtime: Runtime, api_make_key: MakeKey
+) -> None:
+    settings = api_runtime.settings.model_copy(update={"api_writer": "process"})
+    writer_key = api_make_key()
+    headers = {"Authorization": f"Bearer {writer_key}"}
+    reader = {"Authorization": f"Bearer {api_make_key('analyst')}"}
+    with TestClient(create_app(Runtime(settings=settings, store=api_runtime.store))) as client:
+        first = client.post(
+            "/api/v1/events", json=event("web", "e-1", {"external_id": "u"}), headers=headers
+        )
+        assert first.status_code == 200, first.text
+        assert first.json()["status"] == "accepted"
+        # Revoked from another process (the CLI): the server still remembers the key's
+        # grant, and the batch's own transaction refuses it.
+        with api_runtime.session() as session:
+            tenant = api_runtime.tenant(session)
+            (info,) = [
+                k for k in list_api_keys(session=session, tenant_id=tenant.id) if k.role == "admin"
+            ]
+            assert revoke_api_key(session=session, tenant_id=tenant.id, key_id=info.id)
+            session.commit()
+        refused = client.post(
+            "/api/v1/events", json=event("web", "e-2", {"external_id": "u"}), headers=headers
+        )
+        assert refused.status_code == 401
+        assert [row["record_id"] for row in identity_map(client, reader)] == ["e-1"]
 
 
 def test_bad_event_is_422_and_quarantined(

@@ -1,19 +1,21 @@
 """Group commit (`siyu.api.batching`): records submitted while the writer is busy share one
 transaction, each request gets its own record's result, and a batch that fails as a whole
-is retried record by record so only the bad record's request fails."""
+is retried record by record so only the bad record's request fails; a revoked key writes
+nothing; the writing process is real and is replaced when it dies."""
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
 
-from siyu import identity, online
-from siyu.api.batching import RecordBatcher
+from siyu import identity, ingest, online, tenants
+from siyu.api.batching import RecordBatcher, RevokedKeyError, WriterLostError
 from siyu.runtime import Runtime
 from support import customer, event
 
@@ -51,7 +53,8 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Gate:
 
 
 @pytest.fixture
-def batcher(api_runtime: Runtime) -> Iterator[RecordBatcher]:
+def grant(api_runtime: Runtime) -> tenants.KeyGrant:
+    """Twenty customers to post events for, and the grant of an admin key."""
     with api_runtime.session() as session:
         tenant = api_runtime.tenant(session)
         _accept(
@@ -60,36 +63,40 @@ def batcher(api_runtime: Runtime) -> Iterator[RecordBatcher]:
             items=[customer("shop", f"c{i}", {"phone": f"1390000{i:04d}"}) for i in range(20)],
             origin="test",
         )
-    found = RecordBatcher(api_runtime)
+        key = tenants.create_api_key(session=session, tenant_id=tenant.id, name="events").key
+        session.commit()
+        found = tenants.api_key_grant(session=session, key=key)
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+def batcher(api_runtime: Runtime) -> Iterator[RecordBatcher]:
+    """A batcher writing in its own thread (so that `Gate` can look inside the write)."""
+    found = RecordBatcher(api_runtime, writer="thread")
     yield found
     found.close()
 
 
 def _submit_all(
-    runtime: Runtime, batcher: RecordBatcher, gate: Gate, items: list[dict[str, Any]]
-) -> list[Any]:
+    batcher: RecordBatcher, gate: Gate, grant: tenants.KeyGrant, items: list[dict[str, Any]]
+) -> list[Future[ingest.RecordResult]]:
     """Submit the first item, hold the writer on it, queue the rest, then let it go."""
-    with runtime.session() as session:
-        tenant = runtime.tenant(session)
-    with ThreadPoolExecutor(len(items)) as pool:
-        first = pool.submit(batcher.submit, tenant=tenant, item=items[0], origin=ORIGIN)
-        assert gate.entered.wait(timeout=30)
-        rest = [
-            pool.submit(batcher.submit, tenant=tenant, item=item, origin=ORIGIN)
-            for item in items[1:]
-        ]
-        deadline = time.monotonic() + 30
-        while batcher.waiting() < len(rest) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        gate.release.set()
-        return [first, *rest]
+    first = batcher.submit(grant=grant, item=items[0], origin=ORIGIN)
+    assert gate.entered.wait(timeout=30)
+    rest = [batcher.submit(grant=grant, item=item, origin=ORIGIN) for item in items[1:]]
+    deadline = time.monotonic() + 30
+    while batcher.waiting() < len(rest) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    gate.release.set()
+    return [first, *rest]
 
 
 def test_records_queued_behind_a_busy_writer_share_one_transaction(
-    api_runtime: Runtime, batcher: RecordBatcher, gate: Gate
+    api_runtime: Runtime, batcher: RecordBatcher, gate: Gate, grant: tenants.KeyGrant
 ) -> None:
     items = [event("shop", f"e{i}", customer_id=f"c{i}") for i in range(10)]
-    futures = _submit_all(api_runtime, batcher, gate, items)
+    futures = _submit_all(batcher, gate, grant, items)
     results = [f.result(timeout=30) for f in futures]
     assert gate.sizes == [1, 9]
     assert [r.record_id for r in results] == [f"e{i}" for i in range(10)]
@@ -106,11 +113,11 @@ def test_records_queued_behind_a_busy_writer_share_one_transaction(
 
 
 def test_a_batch_that_fails_is_retried_record_by_record(
-    api_runtime: Runtime, batcher: RecordBatcher, gate: Gate
+    api_runtime: Runtime, batcher: RecordBatcher, gate: Gate, grant: tenants.KeyGrant
 ) -> None:
     gate.poison = "e3"
     items = [event("shop", f"e{i}", customer_id=f"c{i}") for i in range(6)]
-    futures = _submit_all(api_runtime, batcher, gate, items)
+    futures = _submit_all(batcher, gate, grant, items)
     with pytest.raises(RuntimeError, match="cannot take e3"):
         futures[3].result(timeout=30)
     others = [f.result(timeout=30) for i, f in enumerate(futures) if i != 3]
@@ -121,24 +128,74 @@ def test_a_batch_that_fails_is_retried_record_by_record(
 
 
 def test_a_rejected_record_is_quarantined_without_failing_the_others(
-    api_runtime: Runtime, batcher: RecordBatcher, gate: Gate
+    api_runtime: Runtime, batcher: RecordBatcher, gate: Gate, grant: tenants.KeyGrant
 ) -> None:
     items = [event("shop", f"e{i}", customer_id=f"c{i}") for i in range(4)]
     items[2]["occurred_at"] = "not a time"
-    futures = _submit_all(api_runtime, batcher, gate, items)
+    futures = _submit_all(batcher, gate, grant, items)
     results = [f.result(timeout=30) for f in futures]
     assert gate.sizes == [1, 3]
     assert [r.status for r in results] == ["accepted", "accepted", "quarantined", "accepted"]
     assert results[2].field == "occurred_at" and results[2].quarantine_id is not None
 
 
-def test_closing_writes_what_was_submitted(api_runtime: Runtime, batcher: RecordBatcher) -> None:
+def test_closing_writes_what_was_submitted(batcher: RecordBatcher, grant: tenants.KeyGrant) -> None:
+    queued = batcher.submit(grant=grant, item=event("shop", "e1", customer_id="c1"), origin=ORIGIN)
+    batcher.close()
+    assert queued.done() and queued.result().status == "accepted"
+    again = batcher.submit(grant=grant, item=event("shop", "e1", customer_id="c1"), origin=ORIGIN)
+    # a closed batcher starts its writer again when used
+    assert again.result(timeout=30).outcome == "unchanged"
+
+
+def test_a_revoked_key_writes_nothing(
+    api_runtime: Runtime, batcher: RecordBatcher, grant: tenants.KeyGrant
+) -> None:
+    with api_runtime.session() as session:
+        assert tenants.revoke_api_key(
+            session=session, tenant_id=grant.tenant_id, key_id=grant.key_id
+        )
+        session.commit()
+    queued = batcher.submit(grant=grant, item=event("shop", "e1", customer_id="c1"), origin=ORIGIN)
+    with pytest.raises(RevokedKeyError):
+        queued.result(timeout=30)
     with api_runtime.session() as session:
         tenant = api_runtime.tenant(session)
-    result = batcher.submit(
-        tenant=tenant, item=event("shop", "e1", customer_id="c1"), origin=ORIGIN
-    )
-    batcher.close()
-    assert result.status == "accepted"
-    again = batcher.submit(tenant=tenant, item=event("shop", "e1", customer_id="c1"), origin=ORIGIN)
-    assert again.outcome == "unchanged"  # a closed batcher starts its writer again when used
+        stored = identity.oneids_of_records(
+            session=session, tenant=tenant, kind="event", refs=[("shop", "e1")]
+        )
+    assert stored == {}
+
+
+def test_a_writing_process_writes_and_is_replaced_when_it_dies(
+    api_runtime: Runtime, grant: tenants.KeyGrant
+) -> None:
+    batcher = RecordBatcher(api_runtime, writer="process")
+    try:
+        first = batcher.submit(
+            grant=grant, item=event("shop", "e1", customer_id="c1"), origin=ORIGIN
+        )
+        assert first.result(timeout=120).status == "accepted"
+        bad = event("shop", "e2", customer_id="c2") | {"occurred_at": "not a time"}
+        rejected = batcher.submit(grant=grant, item=bad, origin=ORIGIN).result(timeout=60)
+        assert (rejected.status, rejected.field) == ("quarantined", "occurred_at")
+        (writer,) = [p for p in multiprocessing.active_children() if p.name == "siyu-record-writer"]
+        writer.kill()
+        writer.join(timeout=30)
+        lost = batcher.submit(
+            grant=grant, item=event("shop", "e3", customer_id="c3"), origin=ORIGIN
+        )
+        with pytest.raises(WriterLostError):
+            lost.result(timeout=60)
+        again = batcher.submit(
+            grant=grant, item=event("shop", "e3", customer_id="c3"), origin=ORIGIN
+        )
+        assert again.result(timeout=120).status == "accepted"
+    finally:
+        batcher.close()
+    with api_runtime.session() as session:
+        tenant = api_runtime.tenant(session)
+        stored = identity.oneids_of_records(
+            session=session, tenant=tenant, kind="event", refs=[("shop", "e1"), ("shop", "e3")]
+        )
+    assert set(stored) == {("shop", "e1"), ("shop", "e3")}

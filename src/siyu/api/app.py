@@ -23,6 +23,8 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if runtime.settings.api_writer == "process":
+            batcher.start()  # the writing process is ready before the first event arrives
         yield
         batcher.close()  # what was submitted is written before the server stops
 
@@ -34,6 +36,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.batcher = batcher
+    app.state.key_grants = {}  # key digest -> grant, for `deps.get_record_writer`
     app.include_router(router)
     app.include_router(experiments.router)
     app.include_router(journeys_api.router)

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Body, HTTPException, Query, Request, status
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from siyu import analytics, identity, ingest, online, profiles
-from siyu.api.batching import RecordBatcher
-from siyu.api.deps import CallerDep, SessionDep, WriterDep
+from siyu.api.batching import RecordBatcher, RevokedKeyError, WriterLostError
+from siyu.api.deps import CallerDep, RecordWriterDep, SessionDep, WriterDep
 
 router = APIRouter(prefix="/api/v1")
 
@@ -60,19 +61,25 @@ def post_records(
 
 
 @router.post("/events", response_model=ingest.RecordResult)
-def post_event(
-    request: Request, caller: WriterDep, event: Annotated[dict[str, Any], Body()]
-) -> Any:
+async def post_event(
+    request: Request, grant: RecordWriterDep, event: Annotated[dict[str, Any], Body()]
+) -> Response:
     """Import one event; a rejected event answers 422 and is kept in quarantine. Events
     posted at the same time are imported in one transaction (`api.batching`)."""
     event.setdefault("kind", "event")
     if event["kind"] != "event":
         raise HTTPException(422, "kind must be 'event'")
     batcher: RecordBatcher = request.app.state.batcher
-    result = batcher.submit(tenant=caller.tenant, item=event, origin="api:/events")
-    if result.status == "quarantined":
-        return JSONResponse(asdict(result), 422)
-    return result
+    # Awaited, not waited on in a thread: the request holds no worker thread meanwhile.
+    queued = batcher.submit(grant=grant, item=event, origin="api:/events")
+    try:
+        result = await asyncio.wrap_future(queued)
+    except RevokedKeyError:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key") from None
+    except WriterLostError as error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
+    status_code = 422 if result.status == "quarantined" else 200
+    return Response(orjson.dumps(result), status_code, media_type="application/json")
 
 
 @router.get("/persons")

@@ -4,6 +4,7 @@ from siyu.tenants.schemas import (
     ApiKeyCreated,
     ApiKeyInfo,
     IdentityRules,
+    KeyGrant,
     LifecycleWindows,
     MatchRules,
     RfmRules,
@@ -14,6 +15,7 @@ from siyu.tenants.schemas import (
 from siyu.tenants.service import (
     ROLES,
     UnknownTenantError,
+    api_key_grant,
     authenticate_api_key,
     create_api_key,
     create_tenant,
@@ -21,6 +23,7 @@ from siyu.tenants.service import (
     get_tenant_by_id,
     list_api_keys,
     revoke_api_key,
+    unrevoked_api_keys,
     update_settings,
 )
 
@@ -29,6 +32,7 @@ __all__ = [
     "ApiKeyCreated",
     "ApiKeyInfo",
     "IdentityRules",
+    "KeyGrant",
     "LifecycleWindows",
     "RfmRules",
     "MatchRules",
@@ -36,6 +40,7 @@ __all__ = [
     "TenantSettings",
     "TraitRules",
     "UnknownTenantError",
+    "api_key_grant",
     "authenticate_api_key",
     "create_api_key",
     "create_tenant",
@@ -43,5 +48,6 @@ __all__ = [
     "get_tenant_by_id",
     "list_api_keys",
     "revoke_api_key",
+    "unrevoked_api_keys",
     "update_settings",
 ]

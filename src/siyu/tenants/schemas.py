@@ -127,6 +127,15 @@ class TenantContext:
         return ZoneInfo(self.settings.timezone)
 
 
+@dataclass(frozen=True)
+class KeyGrant:
+    """What a presented API key grants: its tenant and role (no secret kept)."""
+
+    key_id: int
+    tenant_id: int
+    role: str
+
+
 class ApiKeyInfo(BaseModel):
     id: int
     name: str

@@ -5,13 +5,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from siyu.store.base import utcnow
 from siyu.tenants.models import ApiKey, Tenant
-from siyu.tenants.schemas import ApiKeyCreated, ApiKeyInfo, TenantContext, TenantSettings
+from siyu.tenants.schemas import (
+    ApiKeyCreated,
+    ApiKeyInfo,
+    KeyGrant,
+    TenantContext,
+    TenantSettings,
+)
 
 ROLES = ("admin", "operator", "analyst", "guide")
 
@@ -74,6 +81,14 @@ def create_api_key(
 
 def authenticate_api_key(*, session: Session, key: str) -> tuple[TenantContext, str] | None:
     """The tenant and role a presented key grants, or None if it is unknown or revoked."""
+    grant = api_key_grant(session=session, key=key)
+    if grant is None:
+        return None
+    return _context(session.get_one(Tenant, grant.tenant_id)), grant.role
+
+
+def api_key_grant(*, session: Session, key: str) -> KeyGrant | None:
+    """What a presented key grants (key, tenant, role), or None if unknown or revoked."""
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != "siyu":
         return None
@@ -83,7 +98,16 @@ def authenticate_api_key(*, session: Session, key: str) -> tuple[TenantContext, 
     # Constant-time comparison: no timing oracle on the secret.
     if not hmac.compare_digest(row.secret_hash, _hash(parts[2])):
         return None
-    return _context(session.get_one(Tenant, row.tenant_id)), row.role
+    return KeyGrant(key_id=row.id, tenant_id=row.tenant_id, role=row.role)
+
+
+def unrevoked_api_keys(*, session: Session, key_ids: Collection[int]) -> set[int]:
+    """Those of `key_ids` that still exist and are not revoked (a check inside a write
+    transaction, for callers that remember grants between requests)."""
+    rows = session.scalars(
+        select(ApiKey.id).where(ApiKey.id.in_(key_ids), ApiKey.revoked_at.is_(None))
+    )
+    return set(rows)
 
 
 def list_api_keys(*, session: Session, tenant_id: int) -> list[ApiKeyInfo]:
