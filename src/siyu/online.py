@@ -30,7 +30,9 @@ def accept_records(
         if result.status == "accepted" and result.outcome != "unchanged"
     ]
     touched = _touched_persons(session, tenant, news)
-    traits.refresh_purchase_traits(session=session, tenant=tenant, oneids=touched)
+    traits.refresh_purchase_traits(
+        session=session, tenant=tenant, oneids=_buyers_changed(report, news, touched)
+    )
     _audiences(session, tenant, report, news, touched)
     _earn(session, tenant, news)
     journeys.on_records(
@@ -85,6 +87,22 @@ def _earn(
             loyalty.apply_refund(session=session, tenant=tenant, refund=record, oneid=result.oneid)
         elif isinstance(record, records.EventIn):
             loyalty.apply_event(session=session, tenant=tenant, event=record, oneid=result.oneid)
+
+
+def _buyers_changed(
+    report: ingest.IngestReport,
+    news: Sequence[tuple[ingest.RecordResult, dict[str, Any]]],
+    touched: set[str],
+) -> set[str]:
+    """Persons whose purchase traits may have changed: those of orders and refunds, or
+    every touched person when identity changed (new persons get their first row; merged
+    ones pool their orders). An event or a customer record alone changes no purchase."""
+    if report.new_persons or report.merges or report.probable_matches:
+        return touched
+    buyers = {result.oneid for result, _item in news if result.kind == "order" and result.oneid}
+    if any(result.kind == "refund" for result, _item in news):
+        return touched  # a refund touches its order's person (found by `_touched_persons`)
+    return buyers
 
 
 def _touched_persons(

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from siyu.tenants import TenantContext
 from siyu.traits import get_traits, list_traits, run_compute
-from support import identity_map, ingest
+from support import event, identity_map, ingest
 from traits.test_compute import AS_OF, BASE, CHANGES
 
 CHEAP = (
@@ -54,3 +54,21 @@ def test_online_refresh_follows_orders_refunds_and_merges(
     assert after[merged][0] == 2  # E's and F's orders together
     run_compute(session=session, tenant=tenant, engine_dir=tmp_path, as_of=AS_OF)
     assert _cheap(session, tenant) == after  # the batch agrees with the online values
+
+
+def test_events_refresh_purchase_traits_only_when_identity_changes(
+    session: Session, tenant: TenantContext
+) -> None:
+    ingest(session, tenant, *BASE)
+    a = identity_map(session, tenant)["customer:tmall/a1"]
+    before = get_traits(session=session, tenant=tenant, oneid=a)
+    assert before is not None
+    # An event of a known person changes no purchase: the row is not rewritten.
+    ingest(session, tenant, event("tmall", "ev-1", customer_id="a1", type="page_view"))
+    same = get_traits(session=session, tenant=tenant, oneid=a)
+    assert same is not None and same.updated_at == before.updated_at
+    # An event of someone new makes a person, who gets a first (empty) row.
+    (result,) = ingest(session, tenant, event("web", "ev-2", customer_id="nobody-yet"))
+    assert result.oneid is not None and result.oneid != a
+    new = get_traits(session=session, tenant=tenant, oneid=result.oneid)
+    assert new is not None and new.order_count == 0

@@ -75,23 +75,52 @@ def load_links(
     for (kind, source), ids in grouped.items():
         for part in chunks(sorted(ids)):
             rows = session.execute(
-                select(
-                    IdentityLink.kind,
-                    IdentityLink.source,
-                    IdentityLink.record_id,
-                    IdentityLink.seq,
-                    IdentityLink.oneid,
-                    IdentityLink.keys,
-                ).where(
-                    IdentityLink.tenant_id == tenant_id,
-                    IdentityLink.kind == kind,
-                    IdentityLink.source == source,
-                    IdentityLink.record_id.in_(part),
-                )
+                _LINKS, {"tenant": tenant_id, "kind": kind, "source": source, "ids": part}
             )
             for row in rows:
                 found[(row.kind, row.source, row.record_id)] = row
     return found
+
+
+# The loaders' statements are built once (the IN lists bind as expanding parameters):
+# building a statement and its cache key cost more than running it, batch after batch.
+_LINKS = select(
+    IdentityLink.kind,
+    IdentityLink.source,
+    IdentityLink.record_id,
+    IdentityLink.seq,
+    IdentityLink.oneid,
+    IdentityLink.keys,
+).where(
+    IdentityLink.tenant_id == bindparam("tenant"),
+    IdentityLink.kind == bindparam("kind"),
+    IdentityLink.source == bindparam("source"),
+    IdentityLink.record_id.in_(bindparam("ids", expanding=True)),
+)
+_OWNERS = {
+    model: select(model.id_type, model.value, model.oneid).where(
+        model.tenant_id == bindparam("tenant"),
+        model.id_type == bindparam("type"),
+        model.value.in_(bindparam("values", expanding=True)),
+    )
+    for model in (StrongIdentifier, WeakIdentifier)
+}
+_STATS = (
+    select(
+        IdentityLink.oneid,
+        func.min(IdentityLink.seq),
+        func.sum(case((IdentityLink.kind == "customer", 1), else_=0)),
+    )
+    .where(
+        IdentityLink.tenant_id == bindparam("tenant"),
+        IdentityLink.oneid.in_(bindparam("oneids", expanding=True)),
+    )
+    .group_by(IdentityLink.oneid)
+)
+_STRONG_OF = select(StrongIdentifier.id_type, StrongIdentifier.value, StrongIdentifier.oneid).where(
+    StrongIdentifier.tenant_id == bindparam("tenant"),
+    StrongIdentifier.oneid.in_(bindparam("oneids", expanding=True)),
+)
 
 
 def load_into(
@@ -134,11 +163,7 @@ def _lookup(
     for id_type, values in sorted(grouped.items()):
         for part in chunks(sorted(set(values))):
             for row in session.execute(
-                select(model.id_type, model.value, model.oneid).where(
-                    model.tenant_id == tenant_id,
-                    model.id_type == id_type,
-                    model.value.in_(part),
-                )
+                _OWNERS[model], {"tenant": tenant_id, "type": id_type, "values": part}
             ):
                 yield row[0], row[1], row[2]
 
@@ -147,21 +172,11 @@ def person_states(session: Session, tenant_id: int, oneids: Sequence[str]) -> li
     """Guard state (strong identifiers, age, customer-record count, splits) of persons."""
     states: dict[str, PersonState] = {}
     for part in chunks(oneids):
-        stats = session.execute(
-            select(
-                IdentityLink.oneid,
-                func.min(IdentityLink.seq),
-                func.sum(case((IdentityLink.kind == "customer", 1), else_=0)),
-            )
-            .where(IdentityLink.tenant_id == tenant_id, IdentityLink.oneid.in_(part))
-            .group_by(IdentityLink.oneid)
-        )
+        stats = session.execute(_STATS, {"tenant": tenant_id, "oneids": part})
         for oneid, first_seq, customers in stats:
             states[oneid] = PersonState(oneid, int(first_seq), customer_records=int(customers))
         for id_type, value, oneid in session.execute(
-            select(StrongIdentifier.id_type, StrongIdentifier.value, StrongIdentifier.oneid).where(
-                StrongIdentifier.tenant_id == tenant_id, StrongIdentifier.oneid.in_(part)
-            )
+            _STRONG_OF, {"tenant": tenant_id, "oneids": part}
         ):
             states[oneid].strong[id_type].add(value)
     if states and session.scalar(select(CannotLink.seq_a).limit(1)) is not None:
