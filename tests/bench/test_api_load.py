@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from siyu.bench.api_load import run_events_load
@@ -11,9 +12,14 @@ from siyu.records.models import Event
 from siyu.store import open_store
 
 
-def test_every_posted_event_is_stored_once(tmp_path: Path) -> None:
-    result = run_events_load(persons=20, events=120, concurrency=8, work_dir=tmp_path)
+@pytest.mark.parametrize("writer", ["process", "thread"])
+def test_every_posted_event_is_stored_once(tmp_path: Path, writer: str) -> None:
+    result = run_events_load(
+        persons=20, events=120, concurrency=8, writer=writer, work_dir=tmp_path
+    )
     assert result["events"] == 120 and result["events_per_second"] > 0
+    # a writing process of its own did the importing, or none was started
+    assert (result["writer_cpu_seconds"] > 0) == (writer == "process")
     assert 0 < result["median_ms"] <= result["p99_ms"]
     store = open_store(f"sqlite:///{tmp_path / 'events.db'}")
     try:

@@ -35,9 +35,10 @@ from siyu.tenants import create_api_key
 
 
 def run_events_load(
-    *, persons: int, events: int, concurrency: int, work_dir: Path | None
+    *, persons: int, events: int, concurrency: int, writer: str, work_dir: Path | None
 ) -> dict[str, Any]:
-    """Post `events` single events from `concurrency` clients to a fresh server."""
+    """Post `events` single events from `concurrency` clients to a fresh server writing
+    them in its writing process or in a thread of its own (`writer`)."""
     base = work_dir or Path(tempfile.mkdtemp(prefix="siyu-bench-events-"))
     base.mkdir(parents=True, exist_ok=True)
     database = base / "events.db"
@@ -45,15 +46,15 @@ def run_events_load(
     url = f"sqlite:///{database}"
     key = _prepare(url, persons)
     port = _free_port()
-    server = _start_server(url, port)
+    server = _start_server(url, port, writer)
     try:
         asyncio.run(_post(port, key, 50, persons, concurrency, "warm"))  # imports, caches
-        server_cpu = _cpu(server)
+        server_cpu, writer_cpu = _cpu(server)
         own = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
         latencies = asyncio.run(_post(port, key, events, persons, concurrency, "e"))
         seconds = time.perf_counter() - started
-        server_used = _cpu(server) - server_cpu
+        server_after, writer_after = _cpu(server)
         after = resource.getrusage(resource.RUSAGE_SELF)
     finally:
         server.terminate()
@@ -64,11 +65,13 @@ def run_events_load(
         "persons": persons,
         "events": events,
         "concurrency": concurrency,
+        "writer": writer,
         "seconds": round(seconds, 2),
         "events_per_second": round(events / seconds, 1),
         "median_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(p99(latencies) * 1000, 2),
-        "server_cpu_seconds": round(server_used, 2),
+        "server_cpu_seconds": round(server_after - server_cpu, 2),
+        "writer_cpu_seconds": round(writer_after - writer_cpu, 2),  # its writing process
         "client_cpu_seconds": round(
             after.ru_utime + after.ru_stime - own.ru_utime - own.ru_stime, 2
         ),
@@ -104,11 +107,11 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+def _start_server(url: str, port: int, writer: str) -> subprocess.Popen[bytes]:
     command = shutil.which("siyu", path=str(Path(sys.executable).parent)) or "siyu"
     server = subprocess.Popen(
         [command, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, "SIYU_DATABASE_URL": url},
+        env={**os.environ, "SIYU_DATABASE_URL": url, "SIYU_API_WRITER": writer},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -123,9 +126,12 @@ def _start_server(url: str, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the server did not start within 60 s")
 
 
-def _cpu(process: subprocess.Popen[bytes]) -> float:
-    times = psutil.Process(process.pid).cpu_times()
-    return float(times.user + times.system)
+def _cpu(process: subprocess.Popen[bytes]) -> tuple[float, float]:
+    """CPU seconds used so far by the server's own process and by its children."""
+    found = psutil.Process(process.pid)
+    own = found.cpu_times()
+    children = sum(c.cpu_times().user + c.cpu_times().system for c in found.children())
+    return float(own.user + own.system), float(children)
 
 
 async def _post(

@@ -149,6 +149,9 @@ def bench_events(
     persons: Annotated[int, typer.Option(help="customer records created first")] = 2_000,
     events: Annotated[int, typer.Option(help="events posted, one per request")] = 10_000,
     concurrency: Annotated[int, typer.Option(help="clients posting at once")] = 32,
+    writer: Annotated[
+        str, typer.Option(help="where the server writes events: process or thread")
+    ] = "process",
     out: Annotated[Path, typer.Option(help="JSON results")] = Path("bench-results/events.json"),
     work_dir: Annotated[Path | None, typer.Option(help="keep the database here")] = None,
 ) -> None:
@@ -156,8 +159,10 @@ def bench_events(
     (target: >= 2,000 events/s, p99 < 50 ms)."""
     from siyu.bench.api_load import run_events_load
 
+    if writer not in ("process", "thread"):
+        raise typer.BadParameter("process or thread", param_hint="--writer")
     result = run_events_load(
-        persons=persons, events=events, concurrency=concurrency, work_dir=work_dir
+        persons=persons, events=events, concurrency=concurrency, writer=writer, work_dir=work_dir
     )
     _report(result, out)
 
