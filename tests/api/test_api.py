@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from siyu.api import create_app
+from siyu.api.batching import RecordBatcher
 from siyu.runtime import Runtime
 from siyu.tenants import create_api_key, list_api_keys, revoke_api_key
 
@@ -320,6 +321,19 @@ def test_events_through_a_writing_process_stop_when_the_key_is_revoked(
         )
         assert refused.status_code == 401
         assert [row["record_id"] for row in identity_map(client, reader)] == ["e-1"]
+
+
+def test_events_are_turned_away_with_503_when_the_writer_is_behind(
+    api_runtime: Runtime, api_headers: dict[str, str]
+) -> None:
+    app = create_app(api_runtime)
+    app.state.batcher = RecordBatcher(api_runtime, max_waiting=0)  # always behind
+    with TestClient(app) as client:
+        body = event("web", "e-1", {"external_id": "u"})
+        response = client.post("/api/v1/events", json=body, headers=api_headers)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert "try again" in response.json()["detail"]
 
 
 def test_bad_event_is_422_and_quarantined(

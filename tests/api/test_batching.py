@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from siyu import identity, ingest, online, tenants
-from siyu.api.batching import RecordBatcher, RevokedKeyError, WriterLostError
+from siyu.api.batching import RecordBatcher, RevokedKeyError, WriterBusyError, WriterLostError
 from siyu.runtime import Runtime
 from support import customer, event
 
@@ -199,3 +199,24 @@ def test_a_writing_process_writes_and_is_replaced_when_it_dies(
             session=session, tenant=tenant, kind="event", refs=[("shop", "e1"), ("shop", "e3")]
         )
     assert set(stored) == {("shop", "e1"), ("shop", "e3")}
+
+
+def test_a_full_queue_turns_records_away_and_keeps_the_rest(
+    api_runtime: Runtime, gate: Gate, grant: tenants.KeyGrant
+) -> None:
+    batcher = RecordBatcher(api_runtime, writer="thread", max_waiting=3)
+    try:
+        items = [event("shop", f"e{i}", customer_id=f"c{i}") for i in range(5)]
+        first = batcher.submit(grant=grant, item=items[0], origin=ORIGIN)
+        assert gate.entered.wait(timeout=30)  # the writer holds e0; e1..e3 wait
+        waiting = [batcher.submit(grant=grant, item=i, origin=ORIGIN) for i in items[1:4]]
+        with pytest.raises(WriterBusyError):
+            batcher.submit(grant=grant, item=items[4], origin=ORIGIN)
+        gate.release.set()
+        done = [f.result(timeout=30) for f in [first, *waiting]]
+        assert [r.record_id for r in done] == ["e0", "e1", "e2", "e3"]
+        assert gate.sizes == [1, 3]
+        # room again once the writer caught up
+        assert batcher.submit(grant=grant, item=items[4], origin=ORIGIN).result(timeout=30)
+    finally:
+        batcher.close()

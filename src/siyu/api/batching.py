@@ -39,10 +39,17 @@ from siyu.store import open_store
 from siyu.store.bulk import freeze_heap
 
 MAX_BATCH = 500  # records per transaction; more waiting requests go in the next one
+# Records allowed to wait for the writer: ≈ a second of its work. Beyond it a request is
+# turned away at once (503, try again) instead of queueing without bound in memory.
+MAX_WAITING = 5_000
 
 
 class RevokedKeyError(PermissionError):
     """The key a record came with was revoked before its batch was written."""
+
+
+class WriterBusyError(RuntimeError):
+    """Too many records are waiting for the writer; the record was not taken."""
 
 
 class WriterLostError(RuntimeError):
@@ -83,10 +90,12 @@ class RecordBatcher:
         runtime: Runtime,
         *,
         max_batch: int = MAX_BATCH,
+        max_waiting: int = MAX_WAITING,
         writer: Literal["process", "thread"] | None = None,
     ) -> None:
         self._runtime = runtime
         self._max_batch = max_batch
+        self._max_waiting = max_waiting
         self._placement = writer or runtime.settings.api_writer
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -96,7 +105,9 @@ class RecordBatcher:
         self, *, grant: tenants.KeyGrant, item: dict[str, Any], origin: str
     ) -> Future[ingest.RecordResult]:
         """Queue one record to import with whatever else is waiting; its result (index 0)
-        to come."""
+        to come. Raises `WriterBusyError` when `max_waiting` records already wait."""
+        if self._queue.qsize() >= self._max_waiting:
+            raise WriterBusyError("too many events are waiting to be written; try again")
         pending = _Pending(Order(grant.key_id, grant.tenant_id, item, origin))
         self.start()
         self._queue.put(pending)

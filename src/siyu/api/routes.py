@@ -15,7 +15,12 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from siyu import analytics, identity, ingest, online, profiles
-from siyu.api.batching import RecordBatcher, RevokedKeyError, WriterLostError
+from siyu.api.batching import (
+    RecordBatcher,
+    RevokedKeyError,
+    WriterBusyError,
+    WriterLostError,
+)
 from siyu.api.deps import CallerDep, RecordWriterDep, SessionDep, WriterDep
 
 router = APIRouter(prefix="/api/v1")
@@ -71,7 +76,10 @@ async def post_event(
         raise HTTPException(422, "kind must be 'event'")
     batcher: RecordBatcher = request.app.state.batcher
     # Awaited, not waited on in a thread: the request holds no worker thread meanwhile.
-    queued = batcher.submit(grant=grant, item=event, origin="api:/events")
+    try:
+        queued = batcher.submit(grant=grant, item=event, origin="api:/events")
+    except WriterBusyError as error:
+        raise HTTPException(503, str(error), headers={"Retry-After": "1"}) from None
     try:
         result = await asyncio.wrap_future(queued)
     except RevokedKeyError:
