@@ -26,6 +26,7 @@ import dataclasses
 import multiprocessing
 import pickle
 import queue
+import signal
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -269,6 +270,9 @@ class _ProcessWriter:
 
 def serve_writes(conn: Connection, settings: Settings) -> None:
     """The writing process: answers each batch of groups it receives, until told to stop."""
+    # Ctrl-C reaches the whole process group: the server's shutdown stops this process
+    # after the batches it already took, so it does not die in the middle of one.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     runtime = Runtime(settings=settings, store=open_store(settings.database_url))
     freeze_heap()  # what is loaded by now lives as long as the process
     try:

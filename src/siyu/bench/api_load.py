@@ -44,9 +44,9 @@ def run_events_load(
     database = base / "events.db"
     database.unlink(missing_ok=True)
     url = f"sqlite:///{database}"
-    key = _prepare(url, persons)
-    port = _free_port()
-    server = _start_server(url, port, writer)
+    key = prepare_store(url, persons)
+    port = free_port()
+    server = start_server(url, port, writer)
     try:
         asyncio.run(_post(port, key, 50, persons, concurrency, "warm"))  # imports, caches
         server_cpu, writer_cpu = _cpu(server)
@@ -81,7 +81,7 @@ def run_events_load(
     }
 
 
-def _prepare(url: str, persons: int) -> str:
+def prepare_store(url: str, persons: int) -> str:
     """A store with `persons` customers (the events' persons) and an API key."""
     runtime = open_runtime(database_url=url)
     try:
@@ -101,19 +101,25 @@ def _prepare(url: str, persons: int) -> str:
     return key
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-def _start_server(url: str, port: int, writer: str) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str, port: int, writer: str, *, capture: bool = False
+) -> subprocess.Popen[bytes]:
+    """`siyu serve` on `url` in a process group of its own, once it answers (`capture`:
+    its output in `stdout`, else dropped)."""
     command = shutil.which("siyu", path=str(Path(sys.executable).parent)) or "siyu"
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
     server = subprocess.Popen(
         [command, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env={**os.environ, "SIYU_DATABASE_URL": url, "SIYU_API_WRITER": writer},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT if capture else subprocess.DEVNULL,
+        start_new_session=True,  # as a terminal's job: signals to its group reach both
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
