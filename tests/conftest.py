@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,9 +44,10 @@ def sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     store.dispose()
 
 
-@pytest.fixture(scope="session")
-def postgres_store() -> Iterator[Store]:
-    """A migrated PostgreSQL schema of this test session's own, dropped at the end."""
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """The URL of a new PostgreSQL schema of its own (dropped afterwards); skipped, or failed
+    under SIYU_REQUIRE_POSTGRES, when no server is configured."""
     url = os.environ.get(POSTGRES_ENV)
     if not url:
         if os.environ.get("SIYU_REQUIRE_POSTGRES"):  # CI: a missing database is a failure
@@ -63,15 +65,30 @@ def postgres_store() -> Iterator[Store]:
     options = " ".join(
         filter(None, [str(parsed.query.get("options") or ""), f"-csearch_path={schema}"])
     )
-    scoped = parsed.update_query_dict({"options": options})
-    store = open_store(scoped.render_as_string(hide_password=False))
     try:
-        yield store
+        yield parsed.update_query_dict({"options": options}).render_as_string(hide_password=False)
     finally:
-        store.dispose()
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_store() -> Iterator[Store]:
+    """A migrated PostgreSQL schema of this test session's own, dropped at the end."""
+    with postgres_schema() as url:
+        store = open_store(url)
+        try:
+            yield store
+        finally:
+            store.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL schema of this test's own, for work that commits from other processes."""
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

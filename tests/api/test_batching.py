@@ -10,13 +10,14 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from siyu import identity, ingest, online, tenants
 from siyu.api.batching import RecordBatcher, RevokedKeyError, WriterBusyError, WriterLostError
-from siyu.runtime import Runtime
+from siyu.runtime import Runtime, open_runtime
 from support import customer, event
 
 ORIGIN = "api:/events"
@@ -55,8 +56,12 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Gate:
 @pytest.fixture
 def grant(api_runtime: Runtime) -> tenants.KeyGrant:
     """Twenty customers to post events for, and the grant of an admin key."""
-    with api_runtime.session() as session:
-        tenant = api_runtime.tenant(session)
+    return _customers_and_grant(api_runtime)
+
+
+def _customers_and_grant(runtime: Runtime) -> tenants.KeyGrant:
+    with runtime.session() as session:
+        tenant = runtime.tenant(session)
         _accept(
             session=session,
             tenant=tenant,
@@ -167,10 +172,24 @@ def test_a_revoked_key_writes_nothing(
     assert stored == {}
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def writer_runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
+    """A runtime over a store another process can write to: a SQLite file, or a PostgreSQL
+    schema of the test's own."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'writer.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    runtime = open_runtime(database_url=url)
+    yield runtime
+    runtime.store.dispose()
+
+
 def test_a_writing_process_writes_and_is_replaced_when_it_dies(
-    api_runtime: Runtime, grant: tenants.KeyGrant
+    writer_runtime: Runtime,
 ) -> None:
-    batcher = RecordBatcher(api_runtime, writer="process")
+    grant = _customers_and_grant(writer_runtime)
+    batcher = RecordBatcher(writer_runtime, writer="process")
     try:
         first = batcher.submit(
             grant=grant, item=event("shop", "e1", customer_id="c1"), origin=ORIGIN
@@ -193,8 +212,8 @@ def test_a_writing_process_writes_and_is_replaced_when_it_dies(
         assert again.result(timeout=120).status == "accepted"
     finally:
         batcher.close()
-    with api_runtime.session() as session:
-        tenant = api_runtime.tenant(session)
+    with writer_runtime.session() as session:
+        tenant = writer_runtime.tenant(session)
         stored = identity.oneids_of_records(
             session=session, tenant=tenant, kind="event", refs=[("shop", "e1"), ("shop", "e3")]
         )
