@@ -279,6 +279,8 @@ def serve_writes(conn: Connection, settings: Settings) -> None:
         while (groups := conn.recv()) is not None:
             outcomes = [write_group(runtime=runtime, group=group) for group in groups]
             conn.send([[_picklable(outcome) for outcome in answers] for answers in outcomes])
+    except (EOFError, BrokenPipeError):
+        pass  # the server is gone (killed): nobody is left to answer
     finally:
         runtime.store.dispose()
 
