@@ -44,6 +44,10 @@ def test_members_points_and_tiers_over_the_api(
         api_client, api_headers, "/programs", {"code": "main", "name": "Main", "settings": SETTINGS}
     )
     assert created.status_code == 201 and created.json()["settings"]["pending_days"] == 0
+    one = api_client.get(BASE + "/programs/main", headers=api_headers)
+    assert one.status_code == 200 and one.json() == created.json()
+    missing = api_client.get(BASE + "/programs/nope", headers=api_headers)
+    assert missing.status_code == 404 and "nope" in missing.json()["detail"]
     member = f"/programs/main/members/{oneid}"
     assert (
         _post(api_client, api_headers, "/programs/main/members", {"oneid": oneid}).status_code

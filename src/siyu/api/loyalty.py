@@ -116,6 +116,12 @@ def list_programs(session: SessionDep, caller: CallerDep) -> list[loyalty.Progra
     return loyalty.program_views(session=session, tenant=caller.tenant)
 
 
+@router.get("/programs/{program}")
+def get_program(session: SessionDep, caller: CallerDep, program: str) -> loyalty.ProgramView:
+    """One program with its settings (404 if the tenant has none by that code)."""
+    return loyalty.get_program_view(session=session, tenant=caller.tenant, code=program)
+
+
 @router.post("/programs", status_code=201)
 def create_program(session: SessionDep, caller: WriterDep, body: ProgramIn) -> loyalty.ProgramView:
     """Create a program (rules as data: earning, expiry, refunds, tiers)."""

@@ -29,6 +29,7 @@ from siyu.loyalty.listings import (
 from siyu.loyalty.orders import apply_order, apply_refund
 from siyu.loyalty.programs import (
     create_program,
+    get_program_view,
     list_programs,
     load_program,
     program_views,
@@ -148,6 +149,7 @@ __all__ = [
     "list_members",
     "list_programs",
     "list_rewards",
+    "get_program_view",
     "load_program",
     "member_growth",
     "member_history",

@@ -123,6 +123,11 @@ def _all(session: Session, tenant: TenantContext) -> list[ProgramRef]:
     return programs
 
 
+def get_program_view(*, session: Session, tenant: TenantContext, code: str) -> ProgramView:
+    """The program `code` with its settings; `NotFoundError` if the tenant has none."""
+    return program_view(load_program(session=session, tenant=tenant, code=code))
+
+
 def program_view(program: ProgramRef) -> ProgramView:
     return ProgramView(
         code=program.code, name=program.name, version=program.version, settings=program.settings

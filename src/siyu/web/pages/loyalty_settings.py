@@ -22,11 +22,10 @@ router = APIRouter(include_in_schema=False)
 
 
 def _program(session: SessionDep, viewer: users.SignedIn, code: str) -> loyalty.ProgramView:
-    found = loyalty.program_views(session=session, tenant=viewer.tenant)
-    program = next((p for p in found if p.code == code), None)
-    if program is None:
-        raise HTTPException(status_code=404, detail=f"no program {code!r}")
-    return program
+    try:
+        return loyalty.get_program_view(session=session, tenant=viewer.tenant, code=code)
+    except loyalty.NotFoundError as error:
+        raise HTTPException(status_code=404, detail=str(error)) from None
 
 
 @router.get("/loyalty/{program}/settings", response_class=HTMLResponse)
