@@ -99,10 +99,9 @@ def _buyers_changed(
     ones pool their orders). An event or a customer record alone changes no purchase."""
     if report.new_persons or report.merges or report.probable_matches:
         return touched
-    buyers = {result.oneid for result, _item in news if result.kind == "order" and result.oneid}
     if any(result.kind == "refund" for result, _item in news):
-        return touched  # a refund touches its order's person (found by `_touched_persons`)
-    return buyers
+        return touched  # a refund's person is its order's (found by `_touched_persons`)
+    return {result.oneid for result, _item in news if result.kind == "order" and result.oneid}
 
 
 def _touched_persons(

@@ -75,12 +75,13 @@ async def post_event(
     if event["kind"] != "event":
         raise HTTPException(422, "kind must be 'event'")
     batcher: RecordBatcher = request.app.state.batcher
-    # Awaited, not waited on in a thread: the request holds no worker thread meanwhile.
     try:
         queued = batcher.submit(grant=grant, item=event, origin="api:/events")
     except WriterBusyError as error:
-        raise HTTPException(503, str(error), headers={"Retry-After": "1"}) from None
+        unavailable = status.HTTP_503_SERVICE_UNAVAILABLE
+        raise HTTPException(unavailable, str(error), headers={"Retry-After": "1"}) from None
     try:
+        # Awaited, not waited on in a thread: the request holds no worker thread meanwhile.
         result = await asyncio.wrap_future(queued)
     except RevokedKeyError:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key") from None
