@@ -1,24 +1,24 @@
 """Group commit (`siyu.api.batching`): records submitted while the writer is busy share one
 transaction, each request gets its own record's result, and a batch that fails as a whole
 is retried record by record so only the bad record's request fails; a revoked key writes
-nothing; the writing process is real and is replaced when it dies."""
+nothing; a full queue turns records away."""
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from siyu import identity, ingest, online, tenants
-from siyu.api.batching import RecordBatcher, RevokedKeyError, WriterBusyError, WriterLostError
-from siyu.runtime import Runtime, open_runtime
-from support import customer, event
+from siyu.api.batching import RecordBatcher, RevokedKeyError, WriterBusyError
+from siyu.runtime import Runtime
+from support import event
+
+from .conftest import customers_and_grant
 
 ORIGIN = "api:/events"
 
@@ -49,30 +49,14 @@ _accept = online.accept_records
 @pytest.fixture
 def gate(monkeypatch: pytest.MonkeyPatch) -> Gate:
     found = Gate()
-    monkeypatch.setattr("siyu.api.batching.online.accept_records", found.accept)
+    monkeypatch.setattr("siyu.api.writers.online.accept_records", found.accept)
     return found
 
 
 @pytest.fixture
 def grant(api_runtime: Runtime) -> tenants.KeyGrant:
     """Twenty customers to post events for, and the grant of an admin key."""
-    return _customers_and_grant(api_runtime)
-
-
-def _customers_and_grant(runtime: Runtime) -> tenants.KeyGrant:
-    with runtime.session() as session:
-        tenant = runtime.tenant(session)
-        _accept(
-            session=session,
-            tenant=tenant,
-            items=[customer("shop", f"c{i}", {"phone": f"1390000{i:04d}"}) for i in range(20)],
-            origin="test",
-        )
-        key = tenants.create_api_key(session=session, tenant_id=tenant.id, name="events").key
-        session.commit()
-        found = tenants.api_key_grant(session=session, key=key)
-    assert found is not None
-    return found
+    return customers_and_grant(api_runtime)
 
 
 @pytest.fixture
@@ -170,54 +154,6 @@ def test_a_revoked_key_writes_nothing(
             session=session, tenant=tenant, kind="event", refs=[("shop", "e1")]
         )
     assert stored == {}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def writer_runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
-    """A runtime over a store another process can write to: a SQLite file, or a PostgreSQL
-    schema of the test's own."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'writer.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    runtime = open_runtime(database_url=url)
-    yield runtime
-    runtime.store.dispose()
-
-
-def test_a_writing_process_writes_and_is_replaced_when_it_dies(
-    writer_runtime: Runtime,
-) -> None:
-    grant = _customers_and_grant(writer_runtime)
-    batcher = RecordBatcher(writer_runtime, writer="process")
-    try:
-        first = batcher.submit(
-            grant=grant, item=event("shop", "e1", customer_id="c1"), origin=ORIGIN
-        )
-        assert first.result(timeout=120).status == "accepted"
-        bad = event("shop", "e2", customer_id="c2") | {"occurred_at": "not a time"}
-        rejected = batcher.submit(grant=grant, item=bad, origin=ORIGIN).result(timeout=60)
-        assert (rejected.status, rejected.field) == ("quarantined", "occurred_at")
-        (writer,) = [p for p in multiprocessing.active_children() if p.name == "siyu-record-writer"]
-        writer.kill()
-        writer.join(timeout=30)
-        lost = batcher.submit(
-            grant=grant, item=event("shop", "e3", customer_id="c3"), origin=ORIGIN
-        )
-        with pytest.raises(WriterLostError):
-            lost.result(timeout=60)
-        again = batcher.submit(
-            grant=grant, item=event("shop", "e3", customer_id="c3"), origin=ORIGIN
-        )
-        assert again.result(timeout=120).status == "accepted"
-    finally:
-        batcher.close()
-    with writer_runtime.session() as session:
-        tenant = writer_runtime.tenant(session)
-        stored = identity.oneids_of_records(
-            session=session, tenant=tenant, kind="event", refs=[("shop", "e1"), ("shop", "e3")]
-        )
-    assert set(stored) == {("shop", "e1"), ("shop", "e3")}
 
 
 def test_a_full_queue_turns_records_away_and_keeps_the_rest(
