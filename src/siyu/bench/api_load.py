@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
+import secrets
 import shutil
 import socket
 import statistics
@@ -35,24 +36,34 @@ from siyu.tenants import create_api_key
 
 
 def run_events_load(
-    *, persons: int, events: int, concurrency: int, writer: str, work_dir: Path | None
+    *,
+    persons: int,
+    events: int,
+    concurrency: int,
+    writer: str,
+    database_url: str | None,
+    work_dir: Path | None,
 ) -> dict[str, Any]:
     """Post `events` single events from `concurrency` clients to a fresh server writing
-    them in its writing process or in a thread of its own (`writer`)."""
-    base = work_dir or Path(tempfile.mkdtemp(prefix="siyu-bench-events-"))
-    base.mkdir(parents=True, exist_ok=True)
-    database = base / "events.db"
-    database.unlink(missing_ok=True)
-    url = f"sqlite:///{database}"
+    them in its writing process or in a thread of its own (`writer`), over a new SQLite
+    file or the store at `database_url` (events of this run get ids of their own)."""
+    if database_url is None:
+        base = work_dir or Path(tempfile.mkdtemp(prefix="siyu-bench-events-"))
+        base.mkdir(parents=True, exist_ok=True)
+        database = base / "events.db"
+        database.unlink(missing_ok=True)
+    url = database_url or f"sqlite:///{database}"
+    run = secrets.token_hex(4)  # a store used before already holds earlier runs' events
     key = prepare_store(url, persons)
     port = free_port()
     server = start_server(url, port, writer)
     try:
-        asyncio.run(_post(port, key, 50, persons, concurrency, "warm"))  # imports, caches
+        # imports, caches
+        asyncio.run(_post(port, key, 50, persons, concurrency, f"{run}-warm"))
         server_cpu, writer_cpu = _cpu(server)
         own = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
-        latencies = asyncio.run(_post(port, key, events, persons, concurrency, "e"))
+        latencies = asyncio.run(_post(port, key, events, persons, concurrency, f"{run}-e"))
         seconds = time.perf_counter() - started
         server_after, writer_after = _cpu(server)
         after = resource.getrusage(resource.RUSAGE_SELF)
@@ -61,7 +72,8 @@ def run_events_load(
         server.wait(timeout=30)
     return {
         "benchmark": "events",
-        "store": "sqlite",
+        "store": url.split(":", 1)[0].split("+", 1)[0],
+        "run": run,
         "persons": persons,
         "events": events,
         "concurrency": concurrency,

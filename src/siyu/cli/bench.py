@@ -156,14 +156,15 @@ def bench_events(
     work_dir: Annotated[Path | None, typer.Option(help="keep the database here")] = None,
 ) -> None:
     """Single-event REST ingest with identity under concurrent load, against a real server
-    (target: >= 2,000 events/s, p99 < 50 ms)."""
+    on a new SQLite file or the `--db` store (target: >= 2,000 events/s, p99 < 50 ms)."""
     from siyu.bench.api_load import run_events_load
 
     if writer not in ("process", "thread"):
         raise typer.BadParameter("process or thread", param_hint="--writer")
     result = run_events_load(
-        persons=persons, events=events, concurrency=concurrency, writer=writer, work_dir=work_dir
-    )
+        persons=persons, events=events, concurrency=concurrency, writer=writer,
+        database_url=options.database_url, work_dir=work_dir,
+    )  # fmt: skip
     _report(result, out)
 
 
