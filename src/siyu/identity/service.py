@@ -857,7 +857,12 @@ def _open_blocked(
         )
     )
     if item is None:
-        raise IdentityError(f"no blocked merge #{blocked_id}")
+        # A replay (a later import, detach, match or approval touching either person)
+        # lists its persons' refusals afresh: the old item is then gone.
+        raise IdentityError(
+            f"no open blocked merge #{blocked_id}: unknown, or resolved or replaced by a later"
+            " identity change (list the blocked merges again)"
+        )
     if item.status != "open":
         raise IdentityError(
             f"blocked merge #{blocked_id} is already {item.status}"
