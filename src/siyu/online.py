@@ -59,13 +59,48 @@ def _audiences(
     if not touched:
         return
     merged = bool(report.merges or report.probable_matches)
-    kinds = None if merged or report.new_persons else {str(result.kind) for result, _ in news}
-    oneids = sorted(touched)
     if merged:
-        oneids += identity.retired_into(session=session, tenant=tenant, oneids=oneids)
+        _merged_audiences(session, tenant, touched)
+        return
+    kinds = None if report.new_persons else {str(result.kind) for result, _ in news}
     audiences.on_records(
-        session=session, tenant=tenant, oneids=oneids, kinds=kinds, live=not merged
+        session=session, tenant=tenant, oneids=sorted(touched), kinds=kinds, live=True
     )
+
+
+def _merged_audiences(session: Session, tenant: TenantContext, touched: set[str]) -> None:
+    """Persons identity merged: every online audience, and the OneIDs merged away leave
+    theirs."""
+    oneids = sorted(touched)
+    oneids += identity.retired_into(session=session, tenant=tenant, oneids=oneids)
+    audiences.on_records(session=session, tenant=tenant, oneids=oneids, kinds=None, live=False)
+
+
+def review_blocked(
+    *,
+    session: Session,
+    tenant: TenantContext,
+    blocked_id: int,
+    approve: bool,
+    actor: str,
+    reason: str,
+) -> identity.BlockedDecision:
+    """Approve (merge) or dismiss a merge a guard refused; an approval refreshes the merged
+    person downstream as an arriving merge does (traits, audiences; loyalty merges the
+    memberships from identity's merge feed); commit all of it together."""
+    if not approve:
+        decision = identity.dismiss_blocked(
+            session=session, tenant=tenant, blocked_id=blocked_id, actor=actor, reason=reason
+        )
+        session.commit()
+        return decision
+    decision = identity.approve_blocked(
+        session=session, tenant=tenant, blocked_id=blocked_id, actor=actor, reason=reason
+    )
+    traits.refresh_purchase_traits(session=session, tenant=tenant, oneids={decision.oneid})
+    _merged_audiences(session, tenant, {decision.oneid})
+    session.commit()
+    return decision
 
 
 def _earn(

@@ -5,7 +5,8 @@ records from 3 sources) are checked against a union-find written here, not the R
 
 (a) no guards, no weak ids, no detaches: persons are the connected components of the
     strong-identifier graph (with each record's latest identifiers);
-(b) with guards: the arrival-order reference (union-find, guard checked before each union);
+(b) with guards and approved overrides of blocked merges: the arrival-order reference
+    (union-find, guard checked before each union, none for an approved pair);
 (c) every OneID ever returned still resolves to a live person;
 (d) every identifier is owned by exactly one live person that has a record carrying it.
 
@@ -27,6 +28,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from siyu import online
 from siyu.identity import IdentityError, current_oneid, detach_record, list_blocked
 from siyu.identity.models import IdentityLink, StrongIdentifier, WeakIdentifier
 from siyu.ingest import ingest_records
@@ -183,16 +185,21 @@ def components(keys_of: dict[str, frozenset[Key]]) -> set[frozenset[str]]:
 class _Person:
     values: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     customers: int = 0
+    overridden: bool = False  # holds the earlier record of an approved pair
 
 
 class GuardedReference:
-    """Records in arrival order; a union happens only if no guard forbids it.
+    """Records in arrival order; a union happens only if no guard forbids it, or if an
+    operator approved it (`approved`: record -> earlier records it must join).
 
-    A person is named by its first record's arrival number, so "older" is "smaller".
+    A person is named by its first record's arrival number, so "older" is "smaller". A
+    person an approval took past a limit may keep what it has, not grow further.
     """
 
-    def __init__(self, rules: IdentityRules) -> None:
+    def __init__(self, rules: IdentityRules, approved: dict[str, set[str]] | None = None) -> None:
         self.rules = rules
+        self.approved = approved or {}
+        self.partners = {q for qs in self.approved.values() for q in qs}
         self.persons: UnionFind = UnionFind()
         self.state: dict[int, _Person] = {}
         self.owner: dict[Key, int] = {}
@@ -202,9 +209,13 @@ class GuardedReference:
 
     def _blocks(self, a: _Person, b: _Person) -> bool:
         for id_type, limit in self.rules.max_per_type.items():
-            if len(a.values[id_type] | b.values[id_type]) > limit:
+            allowed = max([limit] + [len(p.values[id_type]) for p in (a, b) if p.overridden])
+            if len(a.values[id_type] | b.values[id_type]) > allowed:
                 return True
-        return a.customers + b.customers > self.rules.max_customer_records
+        allowed = max(
+            [self.rules.max_customer_records] + [p.customers for p in (a, b) if p.overridden]
+        )
+        return a.customers + b.customers > allowed
 
     def add(self, record: Rec) -> None:
         self.arrivals += 1
@@ -212,13 +223,17 @@ class GuardedReference:
         for id_type, value in record.strong:
             if (id_type, value) not in self.owner:
                 own.values[id_type].add(value)
+        own.overridden = record.label in self.partners
+        approved = {
+            self.persons.find(self.person_of[q]) for q in self.approved.get(record.label, ())
+        }
         touched = sorted(
-            {self.persons.find(self.owner[k]) for k in record.strong if k in self.owner}
+            {self.persons.find(self.owner[k]) for k in record.strong if k in self.owner} | approved
         )
         person: int | None = None
         for other in touched:
             mine = own if person is None else self.state[person]
-            if self._blocks(mine, self.state[other]):
+            if other not in approved and self._blocks(mine, self.state[other]):
                 continue
             if person is None:
                 person = other
@@ -240,12 +255,14 @@ class GuardedReference:
         for id_type, values in own.values.items():
             self.state[person].values[id_type] |= values
         self.state[person].customers += own.customers
+        self.state[person].overridden |= own.overridden
 
     def _union(self, a: int, b: int) -> int:
         kept, gone = min(a, b), max(a, b)
         for id_type, values in self.state[gone].values.items():
             self.state[kept].values[id_type] |= values
         self.state[kept].customers += self.state[gone].customers
+        self.state[kept].overridden |= self.state[gone].overridden
         self.persons.parent[gone] = kept
         return kept
 
@@ -351,51 +368,127 @@ def test_without_guards_persons_are_connected_components(
 @PROPERTY_SETTINGS
 @given(
     batches(devices=False),
+    st.lists(st.one_of(st.none(), st.integers(0, 100)), min_size=8, max_size=8),
     st.integers(1, 2),
     st.integers(1, 3),
 )
 def test_with_guards_persons_follow_the_arrival_order_reference(
-    sqlite_store: Store, plan: list[list[Rec]], max_phones: int, max_customers: int
+    sqlite_store: Store,
+    plan: list[list[Rec]],
+    approvals: list[int | None],
+    max_phones: int,
+    max_customers: int,
 ) -> None:
+    """Imports, each batch maybe followed by approving one open blocked merge: persons are
+    the components under the guards plus the approved links, in arrival order."""
     rules = IdentityRules(
         max_per_type={"phone_sha256": max_phones, "wechat_unionid": 1},
         max_customer_records=max_customers,
     )
     with rollback_session(sqlite_store) as session:
         tenant = tenant_with(session, rules)
-        reference = GuardedReference(rules)
         first_oneid: dict[str, str] = {}
-        sent: set[str] = set()
+        arrived: list[Rec] = []
+        approved: list[tuple[str, str]] = []
         seen: set[str] = set()
-        for batch in plan:
+        for batch, choice in zip(plan, approvals, strict=False):
             fresh = []
+            sent = {r.label for r in arrived}
             for record in batch:  # new records only: arrival order is then the import order
                 if record.label not in sent:
                     sent.add(record.label)
                     fresh.append(record)
-            if not fresh:
-                continue
-            oneids = import_batch(session, tenant, fresh, seen)
-            for record, oneid in zip(fresh, oneids, strict=True):
-                reference.add(record)
-                first_oneid[record.label] = oneid
+            if fresh:
+                oneids = import_batch(session, tenant, fresh, seen)
+                arrived.extend(fresh)
+                first_oneid.update((r.label, o) for r, o in zip(fresh, oneids, strict=True))
+            pair = approve_one(session, tenant, choice)
+            if pair is not None:
+                approved.append(pair)
+        reference = GuardedReference(rules, approved_links(arrived, approved))
+        for record in arrived:
+            reference.add(record)
+        event(f"approved overrides: {min(len(approved), 2)}")
         assert partition(session, tenant) == reference.partition()
-        # Merges keep the older OneID: each person still has its first record's OneID.
+        # Merges keep the older OneID: each person still has its first record's OneID (an
+        # approval re-resolves later records, which may then leave under a OneID of their
+        # own: its merge keeping the older OneID is checked in `approve_one`).
         mapping = identity_map(session, tenant)
         for oldest, records_of_person in reference.oldest_records().items():
-            assert {mapping[r] for r in records_of_person} == {first_oneid[oldest]}
+            if not approved:
+                assert {mapping[r] for r in records_of_person} == {first_oneid[oldest]}
         event(f"guard blocked a merge: {bool(list_blocked(session=session, tenant=tenant))}")
         assert_oneids_resolve(session, tenant, seen)
         assert_identifiers_owned_once(session, tenant)
 
 
+def approve_one(
+    session: Session, tenant: TenantContext, choice: int | None, *, approve: bool = True
+) -> tuple[str, str] | None:
+    """Approve (or dismiss) the `choice`-th open blocked merge, if any; the two records the
+    decision joins (or keeps apart)."""
+    items = list_blocked(session=session, tenant=tenant) if choice is not None else []
+    if choice is None or not items:
+        return None
+    item = items[choice % len(items)]
+    before = identity_map(session, tenant)  # in arrival order: a person's first record first
+    first_seq: dict[str, int] = {}
+    for position, oneid in enumerate(before.values()):
+        first_seq.setdefault(oneid, position)
+    try:
+        decision = online.review_blocked(
+            session=session,
+            tenant=tenant,
+            blocked_id=item.id,
+            approve=approve,
+            actor="hypothesis",
+            reason="property test",
+        )
+    except IdentityError as error:  # the one refusal an open item can meet: a manual split
+        assert approve and "split apart by hand" in str(error), error
+        event("approval refused: split by hand")
+        return None
+    if approve:
+        assert decision.oneid == decision.other_oneid
+        # The older of the two persons keeps its OneID, as in an online merge.
+        other = current_oneid(session=session, tenant=tenant, oneid=item.other_oneid)
+        older = min((before[str(item.record)], other), key=first_seq.__getitem__)
+        # The older person keeps its OneID, as in an online merge (unless the approval's
+        # replay moved some of its records elsewhere: its OneID then follows the most).
+        after = identity_map(session, tenant)
+        if all(after[r] == decision.oneid for r, o in before.items() if o == older):
+            assert decision.oneid == older
+        partner = decision_view(session, tenant, item.id)
+        assert {after[str(item.record)], after[partner]} == {decision.oneid}
+    return str(item.record), decision_view(session, tenant, item.id)
+
+
+def decision_view(session: Session, tenant: TenantContext, blocked_id: int) -> str:
+    """The other record of a decided blocked merge."""
+    views = list_blocked(session=session, tenant=tenant, status="reviewed", limit=10_000)
+    return str(next(v.other_record for v in views if v.id == blocked_id))
+
+
+def approved_links(arrived: list[Rec], pairs: list[tuple[str, str]]) -> dict[str, set[str]]:
+    """Approved pairs as the reference takes them: the later record -> the earlier ones."""
+    order = {record.label: position for position, record in enumerate(arrived)}
+    links: dict[str, set[str]] = defaultdict(set)
+    for a, b in pairs:
+        later, earlier = (a, b) if order[a] > order[b] else (b, a)
+        links[later].add(earlier)
+    return links
+
+
 @st.composite
 def operations(draw: st.DrawFn) -> list[tuple[str, Any]]:
-    """Imports (with devices, updates, guards) interleaved with occasional detaches."""
+    """Imports (with devices, updates, guards) interleaved with occasional detaches and
+    reviews of blocked merges (approve or dismiss)."""
     steps: list[tuple[str, Any]] = []
     for _ in range(draw(st.integers(1, 8))):
         if steps and draw(st.integers(0, 3)) == 0:
             steps.append(("detach", draw(st.integers(0, 10_000))))
+        elif steps and draw(st.integers(0, 2)) == 0:
+            steps.append(("review", (draw(st.integers(0, 100)), draw(st.booleans()))))
         else:
             steps.append(("import", draw(st.lists(records(devices=True), min_size=1, max_size=4))))
     return steps
@@ -415,6 +508,12 @@ def test_oneids_always_resolve_and_identifiers_have_one_owner(
             if action == "import":
                 import_batch(session, tenant, argument, seen)
                 imported.extend(argument)
+                continue
+            if action == "review":
+                choice, approve = argument
+                if approve_one(session, tenant, choice, approve=approve):
+                    event("reviewed a blocked merge")
+                assert_oneids_resolve(session, tenant, seen)
                 continue
             target = imported[argument % len(imported)]
             kind, rest = target.label.split(":", 1)

@@ -16,12 +16,14 @@ from sqlalchemy.orm import Session
 from identity.rebuild_support import groups_of, identity_state, rebuild, reference_partition
 from identity.test_properties import (
     PROPERTY_SETTINGS,
+    approve_one,
     assert_identifiers_owned_once,
     assert_oneids_resolve,
     import_batch,
     operations,
     records,
 )
+from siyu import online
 from siyu.demo.generator import generate_demo
 from siyu.identity import (
     IdentityError,
@@ -94,6 +96,10 @@ def test_rebuild_after_random_imports_and_detaches_changes_nothing(
             if action == "import":
                 import_batch(session, tenant, argument, seen)
                 imported.extend(argument)
+                continue
+            if action == "review":  # approve or dismiss a blocked merge: kept by the rebuild
+                if approve_one(session, tenant, argument[0], approve=argument[1]):
+                    event(f"reviewed: {'approved' if argument[1] else 'dismissed'}")
                 continue
             kind, rest = imported[argument % len(imported)].label.split(":", 1)
             source, record_id = rest.split("/", 1)
@@ -231,6 +237,63 @@ def test_a_stricter_guard_splits_and_a_looser_one_merges_back(
         session.scalar(select(IdentityChange.id).order_by(IdentityChange.id.desc()))
         == changes_before
     )
+
+
+def test_review_decisions_survive_a_rebuild(
+    session: Session, make_tenant: Any, engine_name: str, tmp_path: Path
+) -> None:
+    """An approved override stays merged, a dismissed pair apart, and neither comes back to
+    the open review list, even when the rebuild runs under other guards."""
+    tenant = make_tenant(IdentityRules(max_per_type={"phone_sha256": 1}))
+    ingest(
+        session,
+        tenant,
+        customer("tmall", "A", {"phone": P1, "email": "a@x.cn"}),
+        customer("jd", "B", {"phone": P2, "email": "a@x.cn"}),
+        order("jd", "o1", customer_id="B"),
+        customer("pos", "C", {"phone": P3, "email": "c@x.cn"}),
+        customer("douyin", "D", {"phone": "13800000004", "email": "c@x.cn"}),
+    )
+    first, second = sorted(b.id for b in list_blocked(session=session, tenant=tenant))
+    for blocked_id, approve in ((first, True), (second, False)):
+        online.review_blocked(
+            session=session,
+            tenant=tenant,
+            blocked_id=blocked_id,
+            approve=approve,
+            actor="reviewer",
+            reason="checked",
+        )
+    before = identity_state(session, tenant)
+    mapping = identity_map(session, tenant)
+    ab, c, d = mapping["customer:tmall/A"], mapping["customer:pos/C"], mapping["customer:douyin/D"]
+    assert mapping["customer:jd/B"] == mapping["order:jd/o1"] == ab and c != d
+    # Replay and rebuild agree on the definition (approval keys, cannot-links).
+    assert groups_of(before["links"]) == reference_partition(session, tenant)
+    methods = ["fast", "portable"] if engine_name == "duckdb" else ["portable"]
+    for method in methods:
+        report = rebuild(session, tenant, tmp_path / method, engine=engine_name, method=method)
+        assert_nothing_changed(report)
+        assert report.replayed_records >= 4  # the decided components are always replayed
+        assert identity_state(session, tenant) == before
+    # Under no phone guard at all, and under a stricter one, the decisions still hold.
+    for rules in (IdentityRules(max_per_type={}), IdentityRules(max_per_type={"email": 0})):
+        tenant = set_rules(session, tenant, rules)
+        report = rebuild(
+            session, tenant, tmp_path / "rules", engine=engine_name, method=methods[-1]
+        )
+        # No guard can bite, yet the resolver decides the approved and the dismissed pair.
+        assert report.replayed_records == 5
+        mapping = identity_map(session, tenant)
+        assert mapping["customer:jd/B"] == mapping["order:jd/o1"] == mapping["customer:tmall/A"]
+        assert mapping["customer:pos/C"] != mapping["customer:douyin/D"]
+        assert mapping["customer:tmall/A"] == ab
+    assert list_blocked(session=session, tenant=tenant) == []
+    reviewed = list_blocked(session=session, tenant=tenant, status="reviewed")
+    assert sorted((b.id, b.status) for b in reviewed) == [
+        (first, "approved"),
+        (second, "dismissed"),
+    ]
 
 
 def test_a_dry_run_reports_without_writing(

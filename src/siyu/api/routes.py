@@ -13,6 +13,7 @@ import orjson
 from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from siyu import analytics, identity, ingest, online, profiles
 from siyu.api.batching import (
@@ -21,7 +22,7 @@ from siyu.api.batching import (
     WriterBusyError,
     WriterLostError,
 )
-from siyu.api.deps import CallerDep, RecordWriterDep, SessionDep, WriterDep
+from siyu.api.deps import Caller, CallerDep, RecordWriterDep, SessionDep, WriterDep
 
 router = APIRouter(prefix="/api/v1")
 
@@ -139,9 +140,52 @@ def detach(session: SessionDep, caller: WriterDep, body: DetachRequest) -> ident
 
 
 @router.get("/identity/blocked")
-def blocked(session: SessionDep, caller: CallerDep) -> list[identity.BlockedView]:
-    """Merges the guards refused, for review."""
-    return identity.list_blocked(session=session, tenant=caller.tenant)
+def blocked(
+    session: SessionDep,
+    caller: CallerDep,
+    status_: Annotated[str, Query(alias="status")] = "open",
+) -> list[identity.BlockedView]:
+    """Merges the guards refused, for review (open by default; `reviewed`: all decided)."""
+    try:
+        return identity.list_blocked(session=session, tenant=caller.tenant, status=status_)
+    except identity.IdentityError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
+
+
+class BlockedReviewRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/identity/blocked/{blocked_id}/approve")
+def approve_blocked(
+    session: SessionDep, caller: WriterDep, blocked_id: int, body: BlockedReviewRequest
+) -> identity.BlockedDecision:
+    """Merge the two persons a guard kept apart (an override, recorded)."""
+    return _review_blocked(session, caller, blocked_id, body, approve=True)
+
+
+@router.post("/identity/blocked/{blocked_id}/dismiss")
+def dismiss_blocked(
+    session: SessionDep, caller: WriterDep, blocked_id: int, body: BlockedReviewRequest
+) -> identity.BlockedDecision:
+    """Keep the two persons apart for good; the item leaves the open list."""
+    return _review_blocked(session, caller, blocked_id, body, approve=False)
+
+
+def _review_blocked(
+    session: Session, caller: Caller, blocked_id: int, body: BlockedReviewRequest, *, approve: bool
+) -> identity.BlockedDecision:
+    try:
+        return online.review_blocked(
+            session=session,
+            tenant=caller.tenant,
+            blocked_id=blocked_id,
+            approve=approve,
+            actor=f"api:{caller.role}",
+            reason=body.reason,
+        )
+    except identity.IdentityError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
 
 
 @router.get("/identity-map")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from siyu import identity, profiles
+from siyu import identity, online, profiles
 from siyu.cli.common import console, fail, options, print_json, runtime
 
 identity_app = typer.Typer(help="OneID: explain, detach, blocked merges.", no_args_is_help=True)
@@ -63,8 +63,16 @@ def explain(oneid: str, as_json: Annotated[bool, typer.Option("--json")] = False
             fields = evidence if isinstance(evidence, dict) else {}
             shown = ", ".join(f"{k} {v['level']} ({v['bits']:+})" for k, v in fields.items())
             console.print(f"  {c.identifier}: p={c.detail.get('probability')} — {shown}")
+        elif c.action == "approve":  # an operator's override of a guard
+            console.print(
+                f"  approved override of blocked merge #{c.detail.get('blocked')}"
+                f" ({c.detail.get('guard')}) by {c.actor}: {c.detail.get('reason')}"
+            )
     for b in found.blocked:
-        console.print(f"  [yellow]blocked[/yellow] {b.record} ↔ {b.other_oneid}: {b.guard}")
+        state = "" if b.status == "open" else f" — {b.status} by {b.decided_by}"
+        console.print(
+            f"  [yellow]blocked[/yellow] #{b.id} {b.record} ↔ {b.other_oneid}: {b.guard}{state}"
+        )
 
 
 @identity_app.command("detach")
@@ -98,19 +106,89 @@ def detach(
         console.print(f"{kind} {source}/{record_id}: {result.old_oneid} → {result.new_oneid}")
 
 
-@identity_app.command("blocked")
-def blocked(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Merges the guards refused, for review."""
+blocked_app = typer.Typer(
+    help="Merges the guards refused: list them (open by default), approve or dismiss one.",
+    invoke_without_command=True,
+)
+identity_app.add_typer(blocked_app, name="blocked")
+
+
+@blocked_app.callback()
+def blocked(
+    ctx: typer.Context,
+    status: Annotated[
+        str, typer.Option(help="open, approved, dismissed, revoked, or reviewed (all decided)")
+    ] = "open",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Merges the guards refused, for review (`siyu identity blocked` lists the open ones)."""
+    if ctx.invoked_subcommand is not None:
+        return
     rt = runtime()
     with rt.session() as session:
-        rows = identity.list_blocked(session=session, tenant=rt.tenant(session, options.tenant))
+        try:
+            rows = identity.list_blocked(
+                session=session, tenant=rt.tenant(session, options.tenant), status=status
+            )
+        except identity.IdentityError as error:
+            fail(str(error))
+            return
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "record", "person", "kept apart from", "identifier", "guard")
+    table = Table("id", "record", "person", "kept apart from", "identifier", "guard", "status")
     for b in rows:
-        table.add_row(str(b.id), b.record or "", b.oneid, b.other_oneid, b.identifier, b.guard)
+        decided = f"{b.status} by {b.decided_by}" if b.decided_by else b.status
+        table.add_row(
+            str(b.id), b.record or "", b.oneid, b.other_oneid, b.identifier, b.guard, decided
+        )
     console.print(table)
+
+
+def _review(blocked_id: int, *, approve: bool, reason: str, as_json: bool) -> None:
+    rt = runtime()
+    with rt.session() as session:
+        try:
+            decision = online.review_blocked(
+                session=session,
+                tenant=rt.tenant(session, options.tenant),
+                blocked_id=blocked_id,
+                approve=approve,
+                actor="cli",
+                reason=reason,
+            )
+        except identity.IdentityError as error:
+            fail(str(error))
+            return
+    if as_json:
+        print_json(decision)
+    elif approve:
+        console.print(f"blocked merge #{blocked_id} approved: one person {decision.oneid}")
+    else:
+        console.print(
+            f"blocked merge #{blocked_id} dismissed: {decision.oneid} and"
+            f" {decision.other_oneid} stay apart"
+        )
+
+
+@blocked_app.command("approve")
+def blocked_approve(
+    blocked_id: int,
+    reason: Annotated[str, typer.Option(help="why (kept with the decision and the merge)")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Merge the two persons despite the guard (an override, recorded)."""
+    _review(blocked_id, approve=True, reason=reason, as_json=as_json)
+
+
+@blocked_app.command("dismiss")
+def blocked_dismiss(
+    blocked_id: int,
+    reason: Annotated[str, typer.Option(help="why (kept with the decision)")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Keep the two persons apart for good; the item leaves the open list."""
+    _review(blocked_id, approve=False, reason=reason, as_json=as_json)
 
 
 @person_app.command("show")

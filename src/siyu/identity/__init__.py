@@ -2,6 +2,7 @@
 
 from siyu.identity.batch.facts import StagedLinks
 from siyu.identity.identifiers import (
+    APPROVED,
     IDENTIFIER_TYPES,
     MATCH,
     SOURCE_CUSTOMER,
@@ -30,6 +31,7 @@ from siyu.identity.matching.service import (
 )
 from siyu.identity.rebuild import rebuild_identity
 from siyu.identity.schemas import (
+    BlockedDecision,
     BlockedView,
     DetachResult,
     MergeView,
@@ -40,10 +42,13 @@ from siyu.identity.schemas import (
     ResolveReport,
 )
 from siyu.identity.service import (
+    BLOCKED_STATUSES,
     IdentityError,
+    approve_blocked,
     count_links,
     current_oneid,
     detach_record,
+    dismiss_blocked,
     explain_person,
     find_persons,
     has_pending_links,
@@ -64,9 +69,12 @@ from siyu.identity.service import (
 )
 
 __all__ = [
+    "APPROVED",
+    "BLOCKED_STATUSES",
     "IDENTIFIER_TYPES",
     "MATCH",
     "SOURCE_CUSTOMER",
+    "BlockedDecision",
     "BlockedView",
     "DetachResult",
     "IdentifierError",
@@ -84,11 +92,13 @@ __all__ = [
     "ReviewDecision",
     "ReviewItem",
     "ReviewRecord",
+    "approve_blocked",
     "count_links",
     "current_oneid",
     "decide_review",
     "current_oneids",
     "detach_record",
+    "dismiss_blocked",
     "explain_person",
     "find_persons",
     "has_pending_links",

@@ -14,6 +14,12 @@ SOURCE_CUSTOMER = "source_customer"
 # match between them is accepted: strong, internal, never counted by guards, and kept
 # when a record's identifiers change (it is a decision about the record, not its content).
 MATCH = "match"
+# The key ("approved", "<blocked merge id>") an operator's approval of a blocked merge gives
+# the two records it joins: like MATCH, and a merge through it is exempt from the count
+# guards (never from a cannot-link). It does not make a record identified.
+APPROVED = "approved"
+# Keys that are decisions about a record, not its content: kept when its identifiers change.
+DECISION_TYPES = frozenset({MATCH, APPROVED})
 
 PHONE_MASKED = re.compile(r"^1\d{2}\*{4}\d{4}$")
 _MAINLAND = re.compile(r"^1\d{10}$")

@@ -92,10 +92,15 @@ class IdentityChange(TenantScoped, Base):
 
 
 class BlockedMerge(TenantScoped, Base):
-    """A merge a guard refused: kept apart, listed for review."""
+    """A merge a guard refused: kept apart, listed for review (status open) until a
+    reviewer approves it (merged through an `approved` key on both records) or dismisses
+    it (kept apart by a cannot-link); reviewed rows stay for audit."""
 
     __tablename__ = "blocked_merges"
-    __table_args__ = (Index("ix_blocked_merges_link", "tenant_id", "link_seq"),)
+    __table_args__ = (
+        Index("ix_blocked_merges_link", "tenant_id", "link_seq"),
+        Index("ix_blocked_merges_status", "tenant_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     link_seq: Mapped[int] = mapped_column(BigInteger)  # the record that would have merged
@@ -104,8 +109,13 @@ class BlockedMerge(TenantScoped, Base):
     id_type: Mapped[str] = mapped_column(String(32))
     id_value: Mapped[str] = mapped_column(String(256))
     guard: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default="open")  # approved | dismissed
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The other person's record the decision joins to (or keeps apart from) the record.
+    other_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
 class CannotLink(TenantScoped, Base):

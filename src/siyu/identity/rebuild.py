@@ -43,6 +43,7 @@ def rebuild_identity(
     state.lock_tenant(session, tenant.id)
     rules = tenant.settings.identity
     constraints = state.all_constraints(session, tenant.id)
+    approved = state.approved_seqs(session, tenant.id)
     snapshot = eng.export_snapshot(
         session=session,
         tenant=tenant,
@@ -57,7 +58,9 @@ def rebuild_identity(
             engine, snapshot=snapshot, spark_master=spark_master, spark_conf=spark_conf
         )
         try:
-            result = partition(runner, rules=rules, constraints=constraints, method=method)
+            result = partition(
+                runner, rules=rules, constraints=constraints, method=method, pinned=approved
+            )
             named = time.perf_counter()
             naming = name_partition(runner, result, new_oneid=new_oneid)
             diff_store(runner, result.groups, naming, rules=rules, blocked=result.replayed.blocked)

@@ -5,7 +5,9 @@ Resolution is defined as processing records in arrival order (`seq`):
 1. Strong step. The persons owning any of the record's strong identifiers are tried
    oldest first; each is merged with the record (and with what it has joined so far)
    unless a guard forbids it (too many distinct values of a type, too many customer
-   records, a manual split), in which case the merge is recorded as blocked.
+   records, a manual split), in which case the merge is recorded as blocked. A person
+   reached through an approved override's key (`APPROVED`: an operator approved a blocked
+   merge) is merged despite the count guards; a manual split still wins.
 2. Weak step. Weak identifiers (`device_id`) never join two identified persons. A record
    with strong identifiers absorbs anonymous persons (no strong identifier) holding its
    weak identifiers; an anonymous record joins the anonymous holder, else the one
@@ -13,7 +15,11 @@ Resolution is defined as processing records in arrival order (`seq`):
 
 With no guard triggered this is exactly the connected components of the strong-identifier
 graph; the batch engine (issue 3) reproduces it by components plus replay of the few
-components a guard cuts.
+components a guard cuts (and of those holding an approved override).
+
+A person an approved override took past a limit keeps what it has: a guard only refuses
+it merges that would take it further (a new record carrying one of its own phones still
+joins it).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from siyu.identity.identifiers import APPROVED
 from siyu.tenants.schemas import IdentityRules
 
 Key = tuple[str, str]
@@ -41,7 +48,8 @@ class PersonState:
 
     @property
     def identified(self) -> bool:
-        return any(self.strong.values())
+        # An approval's key is a decision, not an identifier: it never makes one identified.
+        return any(values for id_type, values in self.strong.items() if id_type != APPROVED)
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,12 @@ class Blocked:
     other: str
     key: Key
     guard: str
+
+
+def _allowance(person: PersonState, holds: int) -> int:
+    """What an approved override let a person hold past a limit: what it holds (it may keep
+    it, not grow further), for a person holding an approval's key; else nothing."""
+    return holds if person.strong.get(APPROVED) else 0
 
 
 class Resolver:
@@ -126,12 +140,16 @@ class Resolver:
             own.constrained.add(record.seq)
             own.forbidden |= self.forbidden_by_seq[record.seq]
         touched: dict[str, Key] = {}
+        approved: set[str] = set()  # persons reached through an approved override
         for key in strong:
             owner = self.owners.get(key)
             if owner is None:
                 own.strong[key[0]].add(key[1])
             else:
-                touched.setdefault(self.current(owner), key)
+                owner = self.current(owner)
+                touched.setdefault(owner, key)
+                if key[0] == APPROVED:
+                    approved.add(owner)
 
         person: PersonState | None = None
         order = (
@@ -141,7 +159,9 @@ class Resolver:
         )
         for oneid in order:
             other = self.persons[oneid]
-            guard = self._violation(own if person is None else person, other)
+            guard = self._violation(
+                own if person is None else person, other, approved=oneid in approved
+            )
             if guard is not None:
                 self.blocked.append(Blocked(record.seq, oneid, touched[oneid], guard))
                 continue
@@ -151,7 +171,8 @@ class Resolver:
             else:
                 person = self._merge(person, other, touched[oneid], record.seq)
 
-        person = self._weak_step(record, own, person, weak, identified=bool(strong))
+        identified = any(key[0] != APPROVED for key in strong)
+        person = self._weak_step(record, own, person, weak, identified=identified)
         for key in weak:
             if person.oneid not in self.weak_holders[key]:
                 self.weak_holders[key].add(person.oneid)
@@ -204,18 +225,25 @@ class Resolver:
             person = self._create(own)
         return person
 
-    def _violation(self, a: PersonState, b: PersonState) -> str | None:
-        """The guard a merge of `a` and `b` would break, if any."""
+    def _violation(self, a: PersonState, b: PersonState, *, approved: bool = False) -> str | None:
+        """The guard a merge of `a` and `b` would break, if any (`approved`: an operator
+        approved it, so only a manual split can forbid it)."""
         # Called for every merge candidate: count without building unions where the sizes
         # alone settle it.
-        for id_type, limit in self.rules.max_per_type.items():
-            mine, theirs = a.strong.get(id_type) or _NONE, b.strong.get(id_type) or _NONE
-            if len(mine) + len(theirs) <= limit:
-                continue
-            if len(mine | theirs) > limit:
-                return f"max_per_type:{id_type}"
-        if a.customer_records + b.customer_records > self.rules.max_customer_records:
-            return "max_customer_records"
+        if not approved:
+            for id_type, limit in self.rules.max_per_type.items():
+                mine, theirs = a.strong.get(id_type) or _NONE, b.strong.get(id_type) or _NONE
+                if len(mine) + len(theirs) <= limit:
+                    continue
+                limit = max(limit, _allowance(a, len(mine)), _allowance(b, len(theirs)))
+                if len(mine | theirs) > limit:
+                    return f"max_per_type:{id_type}"
+            customers = a.customer_records + b.customer_records
+            limit = self.rules.max_customer_records
+            if customers > limit and customers > max(
+                _allowance(a, a.customer_records), _allowance(b, b.customer_records)
+            ):
+                return "max_customer_records"
         if (a.forbidden or b.forbidden) and (a.forbidden | b.forbidden) & (
             a.constrained | b.constrained
         ):

@@ -72,8 +72,22 @@ class BlockedView(BaseModel):
     other_oneid: str
     identifier: str
     guard: str
-    status: str
+    status: str  # open | approved | dismissed
     at: datetime
+    other_record: str | None = None  # the other person's record a decision is about
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+
+
+class BlockedDecision(BaseModel):
+    """A reviewer's decision on a blocked merge and where the two records now are."""
+
+    id: int
+    status: str  # approved | dismissed
+    oneid: str  # the record's person now
+    other_oneid: str  # the other record's person now (the same OneID when approved)
+    retired_oneids: list[str] = Field(default_factory=list)  # merged away by the approval
 
 
 class PersonExplanation(BaseModel):

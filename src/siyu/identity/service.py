@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 
 from siyu.identity import state
 from siyu.identity.batch.facts import StagedLinks
-from siyu.identity.identifiers import MATCH, SOURCE_CUSTOMER, normalize_identifiers
+from siyu.identity.identifiers import (
+    APPROVED,
+    DECISION_TYPES,
+    MATCH,
+    SOURCE_CUSTOMER,
+    normalize_identifiers,
+)
 from siyu.identity.matching.links import reject_matches_of
 from siyu.identity.models import (
     BlockedMerge,
@@ -26,6 +32,7 @@ from siyu.identity.models import (
 from siyu.identity.oneid import PENDING, new_oneid
 from siyu.identity.resolver import Incoming, Key, Resolver
 from siyu.identity.schemas import (
+    BlockedDecision,
     BlockedView,
     ChangeView,
     DetachResult,
@@ -64,7 +71,7 @@ def resolve_records(
         row = existing.get(ref)
         if row is None:
             fresh[ref] = record
-        elif {tuple(k) for k in row.keys if k[0] != MATCH} != set(record.keys):
+        elif {tuple(k) for k in row.keys if k[0] not in DECISION_TYPES} != set(record.keys):
             changed[ref] = record
     resolver = Resolver(rules=tenant.settings.identity, new_oneid=new_oneid)
     state.load_into(resolver, session, tenant.id, (k for r in fresh.values() for k in r.keys))
@@ -133,9 +140,10 @@ def stage_links(
     changed = []
     for ref, row in existing.items():
         keys = latest[ref].keys
-        if {tuple(k) for k in row.keys if k[0] != MATCH} != set(keys):
-            # Accepted matches are decisions about the record, not part of what was sent.
-            kept = [list(k) for k in row.keys if k[0] == MATCH]
+        if {tuple(k) for k in row.keys if k[0] not in DECISION_TYPES} != set(keys):
+            # Accepted matches and approved overrides are decisions about the record, not
+            # part of what was sent.
+            kept = [list(k) for k in row.keys if k[0] in DECISION_TYPES]
             changed.append({"seq": row.seq, "keys": [*(list(k) for k in keys), *kept]})
             if row.oneid == PENDING:  # staged earlier in this import: its facts change too
                 staged.override(row.seq, keys)
@@ -191,8 +199,8 @@ def _relink(
             IdentityLink.record_id == record_id,
         )
     ).one()
-    # Accepted matches are decisions about the record, not part of what a source sent.
-    keys = (*keys, *(tuple(k) for k in link.keys if k[0] == MATCH))
+    # Accepted matches and approvals are decisions about the record, not what a source sent.
+    keys = (*keys, *(tuple(k) for k in link.keys if k[0] in DECISION_TYPES))
     session.execute(
         update(IdentityLink)
         .where(IdentityLink.seq == link.seq)
@@ -246,8 +254,10 @@ def detach_record(
     own = [SOURCE_CUSTOMER, f"{source}/{record_id}"] if kind == "customer" else None
     partners = {seq for seq, keys in others if own is None or own not in keys}
     partners = partners or {seq for seq, _keys in others}
-    # A probabilistic match that joined the record to the person is undone with it.
+    # A probabilistic match or an approved override that joined the record to the person
+    # is undone with it.
     reject_matches_of(session, tenant.id, link.seq, partners, actor=actor)
+    _revoke_approvals(session, tenant, link.seq, partners, actor=actor)
     pairs = {(min(link.seq, seq), max(link.seq, seq)) for seq in partners}
     pairs -= {
         (int(a), int(b))
@@ -320,11 +330,13 @@ def _replay(
     *,
     actor: str,
     leaving: int | None = None,
+    keep_oldest: bool = False,
 ) -> dict[int, str]:
     """Re-resolve the persons around `seeds` from their records; returns seq -> OneID.
 
     `leaving` is a record being detached: its new group keeps an old OneID only if no other
-    group can (the OneID stays with the rest of the person)."""
+    group can (the OneID stays with the rest of the person). `keep_oldest`: a merged group
+    keeps its oldest OneID, as an online merge does (else the one it overlaps most)."""
     persons = _closure(session, tenant, seeds)
     rows = sorted(state.links_of_persons(session, tenant.id, persons), key=lambda r: r.seq)
     counter = iter(range(1, 1 << 62))
@@ -339,14 +351,20 @@ def _replay(
     }
     temp_of = {seq: resolver.current(t) for seq, t in temp_of.items()}
     old_of = {row.seq: row.oneid for row in rows}
-    naming = _reconcile(old_of, temp_of, last=temp_of.get(leaving) if leaving else None)
+    naming = _reconcile(
+        old_of, temp_of, last=temp_of.get(leaving) if leaving else None, keep_oldest=keep_oldest
+    )
     mapping = {seq: naming[t] for seq, t in temp_of.items()}
     _write_replay(session, tenant, resolver, persons, old_of, mapping, naming, actor)
     return mapping
 
 
 def _reconcile(
-    old_of: dict[int, str], temp_of: dict[int, str], *, last: str | None = None
+    old_of: dict[int, str],
+    temp_of: dict[int, str],
+    *,
+    last: str | None = None,
+    keep_oldest: bool = False,
 ) -> dict[str, str]:
     """Name each new group: the old OneID it overlaps most keeps going; others are new.
 
@@ -359,7 +377,12 @@ def _reconcile(
     used: set[str] = set()
     for (old, temp), _count in sorted(
         overlap.items(),
-        key=lambda item: (item[0][1] == last, -item[1], first_seq[item[0][0]], item[0][1]),
+        key=lambda item: (
+            item[0][1] == last,
+            first_seq[item[0][0]] if keep_oldest else -item[1],
+            -item[1] if keep_oldest else first_seq[item[0][0]],
+            item[0][1],
+        ),
     ):
         if temp not in naming and old not in used:
             naming[temp] = old
@@ -683,22 +706,55 @@ def persons_changed_since(*, session: Session, tenant: TenantContext, since: dat
     return {oneid for row in rows for oneid in row if oneid is not None}
 
 
+BLOCKED_STATUSES = ("open", "approved", "dismissed", "revoked")
+REVIEWED = "reviewed"  # every status but open, for `list_blocked`
+
+
 def list_blocked(
     *, session: Session, tenant: TenantContext, status: str = "open", limit: int = 200
 ) -> list[BlockedView]:
-    """Merges the guards refused, newest first: the review list."""
-    rows = session.execute(
+    """Merges the guards refused, newest first: the review list (`status`: open by
+    default, one decision, or "reviewed" for every decided one, latest decision first)."""
+    if status not in (*BLOCKED_STATUSES, REVIEWED):
+        raise IdentityError(f"unknown status {status!r}: {', '.join(BLOCKED_STATUSES)}, reviewed")
+    query = (
         select(BlockedMerge, IdentityLink.kind, IdentityLink.source, IdentityLink.record_id)
         .outerjoin(IdentityLink, IdentityLink.seq == BlockedMerge.link_seq)
-        .where(BlockedMerge.tenant_id == tenant.id, BlockedMerge.status == status)
-        .order_by(BlockedMerge.id.desc())
-        .limit(limit)
+        .where(BlockedMerge.tenant_id == tenant.id)
     )
-    return [_blocked_view(b, kind, source, rid) for b, kind, source, rid in rows]
+    if status == REVIEWED:
+        query = query.where(BlockedMerge.status != "open").order_by(
+            BlockedMerge.decided_at.desc(), BlockedMerge.id.desc()
+        )
+    else:
+        query = query.where(BlockedMerge.status == status).order_by(BlockedMerge.id.desc())
+    rows = session.execute(query.limit(limit)).all()
+    others = _labels(session, tenant, [b.other_seq for b, *_ in rows if b.other_seq is not None])
+    return [
+        _blocked_view(b, kind, source, rid, others.get(b.other_seq or 0))
+        for b, kind, source, rid in rows
+    ]
+
+
+def _labels(session: Session, tenant: TenantContext, seqs: Sequence[int]) -> dict[int, str]:
+    """`kind:source/record_id` of records by seq."""
+    found: dict[int, str] = {}
+    for part in state.chunks(sorted(set(seqs))):
+        for seq, kind, source, rid in session.execute(
+            select(
+                IdentityLink.seq, IdentityLink.kind, IdentityLink.source, IdentityLink.record_id
+            ).where(IdentityLink.tenant_id == tenant.id, IdentityLink.seq.in_(part))
+        ):
+            found[int(seq)] = f"{kind}:{source}/{rid}"
+    return found
 
 
 def _blocked_view(
-    b: BlockedMerge, kind: str | None, source: str | None, rid: str | None
+    b: BlockedMerge,
+    kind: str | None,
+    source: str | None,
+    rid: str | None,
+    other_record: str | None = None,
 ) -> BlockedView:
     return BlockedView(
         id=b.id,
@@ -709,7 +765,189 @@ def _blocked_view(
         guard=b.guard,
         status=b.status,
         at=b.at,
+        other_record=other_record,
+        decided_by=b.decided_by,
+        decided_at=b.decided_at,
+        reason=b.reason,
     )
+
+
+def approve_blocked(
+    *, session: Session, tenant: TenantContext, blocked_id: int, actor: str, reason: str
+) -> BlockedDecision:
+    """Merge two persons a guard kept apart (an operator's override), as an online merge
+    does: the older OneID is kept and the approval is recorded with the identifier."""
+    state.lock_tenant(session, tenant.id)
+    item, seq, oneid, other = _open_blocked(session, tenant, blocked_id, verb="approve")
+    partner = _carrier(session, tenant, item, other, verb="approve")
+    if other in state.constraint_partners(session, tenant.id, _seqs_of(session, tenant, oneid)):
+        raise IdentityError(
+            f"blocked merge #{blocked_id}: records of {oneid} and {other} were split apart by"
+            " hand (a detach or a rejected match); approving would undo that"
+        )
+    # The decision is the pair's shared key: every replay and rebuild merges them again.
+    key = [APPROVED, str(item.id)]
+    state.rewrite_keys(
+        session, tenant.id, (seq, partner), lambda _s, keys: keys if key in keys else [*keys, key]
+    )
+    _decide(session, item, "approved", partner, actor=actor, reason=reason)
+    mapping = _replay(session, tenant, {oneid, other}, actor=actor, keep_oldest=True)
+    kept = mapping[seq]
+    if mapping[partner] != kept:  # the guards cannot refuse it; a split was checked above
+        raise IdentityError(f"blocked merge #{blocked_id} could not be merged")
+    retired = sorted({oneid, other} - {kept})
+    labels = _labels(session, tenant, [seq, partner])
+    session.execute(
+        insert(IdentityChange).values(
+            tenant_id=tenant.id,
+            action="approve",
+            kept_oneid=kept,
+            retired_oneid=retired[0] if retired else None,
+            id_type=item.id_type,
+            id_value=item.id_value,
+            link_seq=seq,
+            actor=actor,
+            detail={
+                "blocked": item.id,
+                "guard": item.guard,
+                "reason": reason,
+                "records": [labels[seq], labels[partner]],
+            },
+            at=utcnow(),
+        )
+    )
+    return BlockedDecision(
+        id=item.id, status=item.status, oneid=kept, other_oneid=kept, retired_oneids=retired
+    )
+
+
+def dismiss_blocked(
+    *, session: Session, tenant: TenantContext, blocked_id: int, actor: str, reason: str
+) -> BlockedDecision:
+    """Keep two persons a guard kept apart apart for good (a cannot-link between the two
+    records); the item leaves the open list and stays for audit."""
+    state.lock_tenant(session, tenant.id)
+    item, seq, oneid, other = _open_blocked(session, tenant, blocked_id, verb="dismiss")
+    partner = _carrier(session, tenant, item, other, verb="dismiss")
+    # Like a rejected match: should a guard be relaxed later, the two still stay apart.
+    pair = (min(seq, partner), max(seq, partner))
+    exists = session.scalar(
+        select(CannotLink.seq_a).where(
+            CannotLink.tenant_id == tenant.id,
+            CannotLink.seq_a == pair[0],
+            CannotLink.seq_b == pair[1],
+        )
+    )
+    if exists is None:
+        session.execute(
+            insert(CannotLink).values(tenant_id=tenant.id, seq_a=pair[0], seq_b=pair[1])
+        )
+    _decide(session, item, "dismissed", partner, actor=actor, reason=reason)
+    return BlockedDecision(id=item.id, status=item.status, oneid=oneid, other_oneid=other)
+
+
+def _open_blocked(
+    session: Session, tenant: TenantContext, blocked_id: int, *, verb: str
+) -> tuple[BlockedMerge, int, str, str]:
+    """An open blocked merge whose two persons are still apart: the item, its record's seq
+    and person, and the other person now."""
+    item = session.scalar(
+        select(BlockedMerge).where(
+            BlockedMerge.tenant_id == tenant.id, BlockedMerge.id == blocked_id
+        )
+    )
+    if item is None:
+        # A replay (a later import, detach, match or approval touching either person)
+        # lists its persons' refusals afresh: the old item is then gone.
+        raise IdentityError(
+            f"no open blocked merge #{blocked_id}: unknown, or resolved or replaced by a later"
+            " identity change (list the blocked merges again)"
+        )
+    if item.status != "open":
+        raise IdentityError(
+            f"blocked merge #{blocked_id} is already {item.status}"
+            f" (by {item.decided_by}): nothing to {verb}"
+        )
+    oneid = session.scalar(
+        select(IdentityLink.oneid).where(
+            IdentityLink.tenant_id == tenant.id, IdentityLink.seq == item.link_seq
+        )
+    )
+    if oneid is None:
+        raise IdentityError(f"blocked merge #{blocked_id}: its record is gone; nothing to {verb}")
+    other = current_oneid(session=session, tenant=tenant, oneid=item.other_oneid)
+    if other is None or other == oneid:
+        raise IdentityError(
+            f"blocked merge #{blocked_id} is stale: its record already belongs to {oneid}, the"
+            f" person it was kept from (merged since); nothing to {verb}"
+        )
+    return item, int(item.link_seq), str(oneid), other
+
+
+def _carrier(
+    session: Session, tenant: TenantContext, item: BlockedMerge, other: str, *, verb: str
+) -> int:
+    """The other person's oldest record carrying the identifier the merge was refused on."""
+    key = [item.id_type, item.id_value]
+    found = [
+        int(row.seq)
+        for row in state.links_of_persons(session, tenant.id, [other])
+        if key in row.keys
+    ]
+    if not found:
+        raise IdentityError(
+            f"blocked merge #{item.id} is stale: {other} no longer has a record with"
+            f" {item.id_type}={item.id_value} (detached or changed since); nothing to {verb}"
+        )
+    return min(found)
+
+
+def _seqs_of(session: Session, tenant: TenantContext, oneid: str) -> list[int]:
+    return [int(row.seq) for row in state.links_of_persons(session, tenant.id, [oneid])]
+
+
+def _decide(
+    session: Session, item: BlockedMerge, status: str, partner: int, *, actor: str, reason: str
+) -> None:
+    """Record a reviewer's decision on the item (flushed: a replay must see it decided)."""
+    item.status, item.other_seq = status, partner
+    item.decided_by, item.decided_at, item.reason = actor, utcnow(), reason
+    session.flush()
+
+
+def _revoke_approvals(
+    session: Session, tenant: TenantContext, seq: int, partners: Collection[int], *, actor: str
+) -> None:
+    """Approved overrides joining record `seq` to any of `partners` (a detach): their keys
+    go and they count as revoked."""
+    found: list[BlockedMerge] = []
+    for part in state.chunks(sorted(partners)):
+        found.extend(
+            session.scalars(
+                select(BlockedMerge).where(
+                    BlockedMerge.tenant_id == tenant.id,
+                    BlockedMerge.status == "approved",
+                    or_(
+                        (BlockedMerge.link_seq == seq) & BlockedMerge.other_seq.in_(part),
+                        (BlockedMerge.other_seq == seq) & BlockedMerge.link_seq.in_(part),
+                    ),
+                )
+            )
+        )
+    if not found:
+        return
+    gone = {str(item.id) for item in found}
+    seqs = {s for item in found for s in (item.link_seq, item.other_seq) if s is not None}
+    state.rewrite_keys(
+        session,
+        tenant.id,
+        seqs,
+        lambda _s, keys: [k for k in keys if not (k[0] == APPROVED and k[1] in gone)],
+    )
+    for item in found:
+        item.status, item.decided_by, item.decided_at = "revoked", actor, utcnow()
+        item.reason = f"detached; approved: {item.reason}"[:500]
+    session.flush()
 
 
 def explain_person(*, session: Session, tenant: TenantContext, oneid: str) -> PersonExplanation:
@@ -778,10 +1016,11 @@ def _why(session: Session, tenant: TenantContext, oneid: str, label: dict[int, s
         if len(seqs) > 1:
             shown = ", ".join(label[s] for s in seqs[:5])
             more = f" and {len(seqs) - 5} more" if len(seqs) > 5 else ""
-            what = (
-                f"probabilistic match #{value} (accepted; see history)"
-                if id_type == MATCH
-                else f"{id_type}={value}"
-            )
+            if id_type == MATCH:
+                what = f"probabilistic match #{value} (accepted; see history)"
+            elif id_type == APPROVED:
+                what = f"approved override of blocked merge #{value} (see history)"
+            else:
+                what = f"{id_type}={value}"
             lines.append(f"{what} joins {len(seqs)} records: {shown}{more}")
     return lines

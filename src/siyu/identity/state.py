@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -357,10 +357,11 @@ def write_blocked(
     session: Session, tenant_id: int, resolver: Resolver, oneid_of_seq: dict[int, str]
 ) -> None:
     rows = []
+    reviewed = reviewed_blocked(session, tenant_id, sorted({b.seq for b in resolver.blocked}))
     for blocked in resolver.blocked:
         oneid = oneid_of_seq.get(blocked.seq)
         other = resolver.current(blocked.other)
-        if oneid is None or oneid == other:
+        if oneid is None or oneid == other or (blocked.seq, *blocked.key) in reviewed:
             continue
         rows.append(
             {
@@ -376,6 +377,55 @@ def write_blocked(
         )
     if rows:
         insert_many(session, BlockedMerge, rows)
+
+
+def reviewed_blocked(
+    session: Session, tenant_id: int, seqs: Sequence[int] | None = None
+) -> set[tuple[int, str, str]]:
+    """(record seq, id_type, value) of blocked merges a reviewer decided (of these records,
+    or all): the same refusal found again by a replay or rebuild is not listed as new."""
+    query = select(BlockedMerge.link_seq, BlockedMerge.id_type, BlockedMerge.id_value).where(
+        BlockedMerge.tenant_id == tenant_id, BlockedMerge.status != "open"
+    )
+    if seqs is None:
+        return {(int(s), t, v) for s, t, v in session.execute(query)}
+    found: set[tuple[int, str, str]] = set()
+    for part in chunks(seqs):
+        found.update(
+            (int(s), t, v)
+            for s, t, v in session.execute(query.where(BlockedMerge.link_seq.in_(part)))
+        )
+    return found
+
+
+def approved_seqs(session: Session, tenant_id: int) -> set[int]:
+    """Records joined by an approved override (their components are always replayed)."""
+    rows = session.execute(
+        select(BlockedMerge.link_seq, BlockedMerge.other_seq).where(
+            BlockedMerge.tenant_id == tenant_id, BlockedMerge.status == "approved"
+        )
+    )
+    return {int(seq) for pair in rows for seq in pair if seq is not None}
+
+
+Rewrite = Callable[[int, list[list[str]]], list[list[str]]]
+
+
+def rewrite_keys(session: Session, tenant_id: int, seqs: Iterable[int], change: Rewrite) -> None:
+    """Change the stored matching keys of these records (decision keys added or taken off)."""
+    updates = []
+    for part in chunks(sorted(seqs)):
+        for seq, keys in session.execute(
+            select(IdentityLink.seq, IdentityLink.keys).where(
+                IdentityLink.tenant_id == tenant_id, IdentityLink.seq.in_(part)
+            )
+        ):
+            new = change(int(seq), [list(k) for k in keys])
+            if new != keys:
+                updates.append({"seq": seq, "keys": new})
+    if updates:
+        # ORM bulk UPDATE by primary key (one statement, many parameter sets).
+        session.execute(update(IdentityLink), updates)
 
 
 def links_of_persons(session: Session, tenant_id: int, oneids: Sequence[str]) -> list[Row[Any]]:

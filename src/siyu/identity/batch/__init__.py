@@ -10,7 +10,7 @@ has every record's person in memory), `naming.diff_store` diffs against the stor
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import ibis.expr.types as ir
@@ -43,12 +43,16 @@ def partition(
     rules: IdentityRules,
     constraints: Sequence[tuple[int, int]],
     method: str,
+    pinned: Collection[int] = (),
 ) -> Partition:
-    """Resolve every record in the engine: components, then replay where rules could bite."""
+    """Resolve every record in the engine: components, then replay where rules could bite
+    (`pinned`: records whose components are always replayed, those of approved overrides)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     started = time.perf_counter()
-    constrained = {seq for pair in constraints for seq in pair}
+    # Records under a manual decision (a cannot-link, an approved override): the resolver
+    # decides their components, as the component rule cannot.
+    constrained = {seq for pair in constraints for seq in pair} | set(pinned)
     find = fast_components if method == "fast" else portable_components
     components = find(engine, rules=rules, constrained=constrained)
     found = time.perf_counter()

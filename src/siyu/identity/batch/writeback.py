@@ -122,9 +122,11 @@ def _write_holders(session: Session, tenant_id: int, naming: Naming) -> None:
 
 def _write_blocked(session: Session, tenant_id: int, naming: Naming, now: datetime) -> None:
     """Open blocked merges become the rebuild's list: new ones are added, gone ones removed,
-    the rest (and every reviewed one) stay as they are."""
+    the rest (and every reviewed one) stay as they are. A refusal a reviewer decided (the
+    same record and identifier) is not listed again."""
     wanted = {_blocked_key(row) for row in naming.blocked}
     seen: set[tuple[object, ...]] = set()
+    reviewed: set[tuple[object, ...]] = set()
     stale = []
     for row in session.execute(
         select(
@@ -142,12 +144,15 @@ def _write_blocked(session: Session, tenant_id: int, naming: Naming, now: dateti
         seen.add(key)
         if row.status == "open" and key not in wanted:
             stale.append(row.id)
+        elif row.status != "open":
+            reviewed.add((row.link_seq, row.id_type, row.id_value))
     for part in chunks(stale):
         session.execute(delete(BlockedMerge).where(BlockedMerge.id.in_(part)))
     rows = [
         {"tenant_id": tenant_id, **row, "status": "open", "at": now}
         for row in naming.blocked
         if _blocked_key(row) not in seen
+        and (row["link_seq"], row["id_type"], row["id_value"]) not in reviewed
     ]
     if rows:
         insert_many(session, BlockedMerge, rows)

@@ -8,18 +8,15 @@ links' keys alone, with the merge guards applied as for any other key.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from siyu.identity.identifiers import MATCH
 from siyu.identity.matching.models import MatchLink
-from siyu.identity.models import IdentityLink
-from siyu.identity.state import chunks
+from siyu.identity.state import chunks, rewrite_keys
 from siyu.store.base import utcnow
-
-Rewrite = Callable[[int, list[list[str]]], list[list[str]]]
 
 
 def add_match_keys(session: Session, tenant_id: int, pairs: Iterable[tuple[int, int, int]]) -> None:
@@ -32,7 +29,7 @@ def add_match_keys(session: Session, tenant_id: int, pairs: Iterable[tuple[int, 
     def add(seq: int, keys: list[list[str]]) -> list[list[str]]:
         return keys + [k for k in wanted[seq] if k not in keys]
 
-    _rewrite_keys(session, tenant_id, wanted.keys(), add)
+    rewrite_keys(session, tenant_id, wanted.keys(), add)
 
 
 def remove_match_keys(session: Session, tenant_id: int, link_ids: Collection[int]) -> None:
@@ -46,7 +43,7 @@ def remove_match_keys(session: Session, tenant_id: int, link_ids: Collection[int
             )
         ):
             seqs.update((int(seq_a), int(seq_b)))
-    _rewrite_keys(
+    rewrite_keys(
         session,
         tenant_id,
         seqs,
@@ -81,19 +78,3 @@ def reject_matches_of(
             .values(status="rejected", decided_at=utcnow(), decided_by=actor, reason="detached")
         )
     return ids
-
-
-def _rewrite_keys(session: Session, tenant_id: int, seqs: Iterable[int], change: Rewrite) -> None:
-    updates = []
-    for part in chunks(sorted(seqs)):
-        for seq, keys in session.execute(
-            select(IdentityLink.seq, IdentityLink.keys).where(
-                IdentityLink.tenant_id == tenant_id, IdentityLink.seq.in_(part)
-            )
-        ):
-            new = change(int(seq), [list(k) for k in keys])
-            if new != keys:
-                updates.append({"seq": seq, "keys": new})
-    if updates:
-        # ORM bulk UPDATE by primary key (one statement, many parameter sets).
-        session.execute(update(IdentityLink), updates)
