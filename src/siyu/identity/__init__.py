@@ -1,6 +1,12 @@
 """OneID: resolving records to persons, merge guards, unmerge, explanations."""
 
 from siyu.identity.batch.facts import StagedLinks
+from siyu.identity.blocked import (
+    BLOCKED_STATUSES,
+    approve_blocked,
+    dismiss_blocked,
+    list_blocked,
+)
 from siyu.identity.identifiers import (
     APPROVED,
     IDENTIFIER_TYPES,
@@ -29,6 +35,21 @@ from siyu.identity.matching.service import (
     run_matching,
     score_customer_records,
 )
+from siyu.identity.persons import (
+    current_oneid,
+    explain_person,
+    find_persons,
+    iter_identity_map,
+    merges_since,
+    oneid_family,
+    oneids_of_records,
+    person_identifiers,
+    person_records,
+    persons_changed_since,
+    records_of_persons,
+    retired_into,
+    retired_oneids,
+)
 from siyu.identity.rebuild import rebuild_identity
 from siyu.identity.schemas import (
     BlockedDecision,
@@ -42,29 +63,12 @@ from siyu.identity.schemas import (
     ResolveReport,
 )
 from siyu.identity.service import (
-    BLOCKED_STATUSES,
     IdentityError,
-    approve_blocked,
     count_links,
-    current_oneid,
     detach_record,
-    dismiss_blocked,
-    explain_person,
-    find_persons,
     has_pending_links,
-    iter_identity_map,
-    list_blocked,
-    merges_since,
-    oneid_family,
-    oneids_of_records,
     open_staging,
-    person_identifiers,
-    person_records,
-    persons_changed_since,
-    records_of_persons,
     resolve_records,
-    retired_into,
-    retired_oneids,
     stage_links,
 )
 
