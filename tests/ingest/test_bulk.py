@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 import siyu.identity
@@ -26,8 +26,9 @@ from siyu.ingest import (
     use_bulk,
 )
 from siyu.records.models import CustomerRecord, Event, Order, Refund
+from siyu.store import Store
 from siyu.tenants import IdentityRules, TenantContext
-from support import Files, MakeTenant, customer, order, partition
+from support import Files, MakeTenant, customer, order, partition, rollback_session, tenant_with
 
 # Tight guards, so that the rebuild has components to replay (blocked merges).
 TIGHT = IdentityRules(max_customer_records=2, max_per_type={"phone_sha256": 1, "email": 1})
@@ -303,3 +304,27 @@ def _rebuild_runs(session: Session, tenant: TenantContext) -> int:
             select(IdentityRebuild.id).where(IdentityRebuild.tenant_id == tenant.id)
         ).all()
     )
+
+
+@pytest.mark.postgres
+def test_a_bulk_import_into_postgresql_leaves_planner_statistics(
+    postgres_store: Store, tmp_path: Path, files: Files
+) -> None:
+    paths = demo_files(tmp_path, files)
+
+    def rows_known_to_planner(session: Session) -> float:
+        found = session.scalar(
+            text(
+                "SELECT reltuples FROM pg_class WHERE relname = 'orders'"
+                " AND relnamespace = current_schema()::regnamespace"
+            )
+        )
+        return float(found)
+
+    with rollback_session(postgres_store) as session:
+        tenant = tenant_with(session, name="statistics")
+        session.execute(text("ANALYZE orders"))  # what the planner knew: no orders yet
+        assert rows_known_to_planner(session) == 0
+        import_all(session, tenant, paths, bulk=True)
+        stored = session.scalar(select(func.count()).select_from(Order))
+        assert stored and rows_known_to_planner(session) == stored

@@ -32,6 +32,7 @@ from siyu import online
 from siyu.bench.api_ingest import customer_record, p99
 from siyu.bench.ingest import machine
 from siyu.runtime import open_runtime
+from siyu.store import refresh_statistics
 from siyu.tenants import create_api_key
 
 
@@ -108,6 +109,8 @@ def prepare_store(url: str, persons: int) -> str:
                 online.accept_records(
                     session=session, tenant=tenant, items=customers, origin="bench"
                 )
+            refresh_statistics(session)  # as a loaded store would have them
+            session.commit()
     finally:
         runtime.store.dispose()
     return key

@@ -26,6 +26,7 @@ from siyu.ingest.pipeline import (
 from siyu.ingest.readers import Input, RawRecord, open_inputs, open_records
 from siyu.ingest.schemas import ImportRunView, IngestReport, QuarantineEntry, RecordResult
 from siyu.ingest.validate import Judged, Rejection, head_of, judge
+from siyu.store import refresh_statistics
 from siyu.store.base import utcnow
 from siyu.tenants import TenantContext
 
@@ -106,6 +107,7 @@ def ingest_files(
             # rebuild would change nothing, so it does not run.
             if staged.count or report.updated:
                 _resolve_pending(session, tenant, report, staged, engine_dir or Path(scratch))
+            refresh_statistics(session)  # the next online batch plans lookups, not scans
     report.seconds = round(time.perf_counter() - started, 3)
     _finish_run(session, run, report)
     return report

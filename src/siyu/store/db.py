@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Dialect, Engine, create_engine, event
+from sqlalchemy import Dialect, Engine, create_engine, event, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -109,3 +109,19 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     if migrate:
         upgrade_to_head(engine)
     return Store(engine=engine, sessions=sessionmaker(bind=engine, expire_on_commit=False))
+
+
+def refresh_statistics(session: Session) -> None:
+    """Have PostgreSQL's planner learn the tables as they are now (after a large load).
+
+    Until autovacuum gets to a freshly loaded table, the planner works from its old size
+    and may scan what it could look up: measured, an event batch's three lookups took
+    7 ms each instead of 0.04. SQLite plans without statistics and is left as it is."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    preparer = session.get_bind().dialect.identifier_preparer
+    names = session.scalars(
+        text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    ).all()
+    for name in names:  # the store's schema only, not the whole database
+        session.execute(text(f"ANALYZE {preparer.quote(name)}"))
