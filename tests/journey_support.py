@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -94,3 +94,10 @@ class Recorder:
 
     def close(self) -> None:
         return None
+
+
+def first_run_day(zone: tzinfo, at: time = time(9, 0)) -> date:
+    """The day a daily trigger at `at` (the tenant's clock) journey started now first runs
+    for: today until `at`, tomorrow after it (the tenant's day is not the UTC day)."""
+    now = datetime.now(zone)
+    return now.date() if now.time() < at else now.date() + timedelta(days=1)

@@ -3,14 +3,14 @@ leave, dates (birthday, anniversary, points and coupon expiry), schedules, defin
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from journey_support import NOON, journey, person
+from journey_support import NOON, first_run_day, journey, person
 from siyu.journeys import (
     Expiring,
     JourneyDefinition,
@@ -124,7 +124,7 @@ def test_birthday_and_anniversary_dates(
         trigger={"type": "date", "attribute": "anniversary", "at": "09:00"},
         key="j2",
     )
-    today = datetime.now(tenant.zone).date() + timedelta(days=1)
+    today = first_run_day(tenant.zone)
     soon = today + timedelta(days=3)
     hit = person(session, tenant, "c1", birthday=soon.replace(year=1990).isoformat())
     person(
@@ -156,7 +156,7 @@ def test_points_and_coupon_expiry_dates(
 ) -> None:
     loyalty = ports.loyalty
     assert isinstance(loyalty, MemoryLoyalty)
-    today = datetime.now(tenant.zone).date() + timedelta(days=1)
+    today = first_run_day(tenant.zone)
     loyalty.expiries += [
         ("points", Expiring("P1", today + timedelta(days=7), {"points": 300})),
         ("points", Expiring("P2", today + timedelta(days=8), {"points": 5})),
@@ -278,7 +278,7 @@ def test_coupon_expiry_and_schedule_of_listed_people(
 ) -> None:
     loyalty = ports.loyalty
     assert isinstance(loyalty, MemoryLoyalty)
-    today = datetime.now(tenant.zone).date() + timedelta(days=1)
+    today = first_run_day(tenant.zone, time(8, 0))
     loyalty.expiries.append(("coupon", Expiring("C1", today, {"coupon": "X-1"})))
     journey(
         session,

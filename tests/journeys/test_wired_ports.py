@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from journey_support import NOON, journey, person
+from journey_support import NOON, first_run_day, journey, person
 from loyalty_support import make_program
 from siyu import audiences, journeys, loyalty, tags
 from siyu.journeys import enrol, get_enrolment, list_enrolments, run_due, run_triggers
@@ -157,7 +157,7 @@ def test_expiry_triggers_read_real_points_and_coupons(
 ) -> None:
     ports = journeys.wired_ports()
     make_program(session, tenant, expiry={"kind": "rolling_days", "days": 10})
-    fire_day = datetime.now(tenant.zone).date() + timedelta(days=1)
+    fire_day = first_run_day(tenant.zone)
     target = fire_day + timedelta(days=7)
     earned = datetime.combine(target - timedelta(days=10), datetime.min.time(), tzinfo=tenant.zone)
     expiring, later = person(session, tenant, "c1"), person(session, tenant, "c2")

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -20,6 +21,7 @@ from siyu.channels.schemas import Outbound, SendOutcome
 from siyu.profiles import ContactCard
 
 API_VERSION = "2017-05-25"
+CHINA = ZoneInfo("Asia/Shanghai")  # the provider's day (QuerySendDetails' SendDate)
 # Throttling and provider-side faults pass; a wrong number or template will not.
 RETRYABLE = {
     "isv.BUSINESS_LIMIT_CONTROL",
@@ -129,7 +131,8 @@ class AliyunSms:
         found: list[SendOutcome | None] = []
         for message in messages:
             out_id = str(message.payload.get("_batch") or message.key)
-            day = str(message.payload.get("_day") or datetime.now(UTC).strftime("%Y%m%d"))
+            # Aliyun keeps send records by the day in China, not the UTC day.
+            day = str(message.payload.get("_day") or datetime.now(CHINA).strftime("%Y%m%d"))
             answer = self.call(
                 "QuerySendDetails",
                 {
