@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+
+from siyu import identity, ingest
+from siyu.runtime import Runtime
 
 PASSWORD = "correct-horse-7"
 ROLES = ("admin", "operator", "analyst", "guide")
@@ -63,3 +67,28 @@ def htmx_settled(page: Any) -> None:
         "() => window.htmx && !document.querySelector("
         "'.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
     )
+
+
+def blocked_pair(runtime: Runtime) -> identity.BlockedView:
+    """Two customers sharing a phone with two WeChat unionids: a fresh blocked merge."""
+    tag, phone = secrets.token_hex(3), "137" + str(secrets.randbelow(10**8)).zfill(8)
+    items = [
+        {
+            "kind": "customer",
+            "source": source,
+            "external_id": f"r-{tag}",
+            "identifiers": {"phone": phone, "wechat_unionid": f"u{tag}{source}"},
+        }
+        for source in ("pos", "tmall")
+    ]
+    with runtime.session() as session:
+        tenant = runtime.tenant(session)
+        report, _results = ingest.ingest_records(
+            session=session, tenant=tenant, items=items, origin="test"
+        )
+        assert report.blocked_merges == 1
+        return next(
+            b
+            for b in identity.list_blocked(session=session, tenant=tenant)
+            if b.record == f"customer:tmall/r-{tag}"
+        )

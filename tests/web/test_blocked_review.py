@@ -2,44 +2,17 @@
 
 from __future__ import annotations
 
-import secrets
-
 from fastapi.testclient import TestClient
 
-from siyu import identity, ingest
+from siyu import identity
 from siyu.runtime import Runtime
-from web_support import sign_in
-
-
-def _blocked_pair(runtime: Runtime) -> identity.BlockedView:
-    """Two customers sharing a phone with two WeChat unionids: a fresh blocked merge."""
-    tag, phone = secrets.token_hex(3), "137" + str(secrets.randbelow(10**8)).zfill(8)
-    items = [
-        {
-            "kind": "customer",
-            "source": source,
-            "external_id": f"r-{tag}",
-            "identifiers": {"phone": phone, "wechat_unionid": f"u{tag}{source}"},
-        }
-        for source in ("pos", "tmall")
-    ]
-    with runtime.session() as session:
-        tenant = runtime.tenant(session)
-        report, _results = ingest.ingest_records(
-            session=session, tenant=tenant, items=items, origin="test"
-        )
-        assert report.blocked_merges == 1
-        return next(
-            b
-            for b in identity.list_blocked(session=session, tenant=tenant)
-            if b.record == f"customer:tmall/r-{tag}"
-        )
+from web_support import blocked_pair, sign_in
 
 
 def test_operator_approves_and_dismisses_from_the_list(
     console: TestClient, console_runtime: Runtime
 ) -> None:
-    approve, dismiss = _blocked_pair(console_runtime), _blocked_pair(console_runtime)
+    approve, dismiss = blocked_pair(console_runtime), blocked_pair(console_runtime)
     csrf = sign_in(console, "operator")
     page = console.get("/imports/blocked")
     assert page.status_code == 200
@@ -93,7 +66,7 @@ def test_operator_approves_and_dismisses_from_the_list(
 def test_deciding_needs_a_writer_and_the_csrf_token(
     console: TestClient, console_runtime: Runtime
 ) -> None:
-    item = _blocked_pair(console_runtime)
+    item = blocked_pair(console_runtime)
     for role in ("analyst", "guide"):
         csrf = sign_in(console, role)
         refused = console.post(

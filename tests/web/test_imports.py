@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from siyu import identity, ingest
 from siyu.runtime import Runtime
-from web_support import customer_oneids, sign_in
+from web_support import blocked_pair, customer_oneids, sign_in
 
 SAMPLES = Path(__file__).resolve().parents[2] / "examples" / "formats"
 
@@ -167,23 +167,9 @@ def test_review_accept_and_reject_are_remembered(
 
 
 def test_blocked_merges_are_listed(console: TestClient, console_runtime: Runtime) -> None:
-    tag, phone = secrets.token_hex(3), "139" + str(secrets.randbelow(10**8)).zfill(8)
-    items = [
-        {
-            "kind": "customer",
-            "source": source,
-            "external_id": f"b-{tag}",
-            "identifiers": {"phone": phone, "wechat_unionid": f"u{tag}{source}"},
-        }
-        for source in ("pos", "tmall")
-    ]
-    with console_runtime.session() as session:
-        report, _results = ingest.ingest_records(
-            session=session, tenant=console_runtime.tenant(session), items=items, origin="test"
-        )
-    assert report.blocked_merges == 1
+    item = blocked_pair(console_runtime)
     sign_in(console, "admin")
     page = console.get("/imports/blocked")
     assert page.status_code == 200
-    row = next(tr for tr in page.text.split("<tr>") if f"/b-{tag}" in tr)
-    assert "wechat_unionid" in row
+    row = next(tr for tr in page.text.split("<tr") if f'id="blocked-{item.id}"' in tr)
+    assert item.record is not None and item.record in row and "wechat_unionid" in row
