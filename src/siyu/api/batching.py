@@ -79,7 +79,7 @@ class RecordBatcher:
     ) -> Future[ingest.RecordResult]:
         """Queue one record to import with whatever else is waiting; its result (index 0)
         to come. Raises `WriterBusyError` when `max_waiting` records already wait."""
-        if self._queue.qsize() >= self._max_waiting:
+        if self.waiting() >= self._max_waiting:
             raise WriterBusyError("too many events are waiting to be written; try again")
         pending = _Pending(Submission(grant.key_id, grant.tenant_id, item, origin))
         self.start()

@@ -55,8 +55,7 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
 def require_writer(caller: CallerDep) -> Caller:
-    if caller.role not in WRITER_ROLES:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {caller.role!r} cannot write")
+    _writer_role(caller.role)
     return caller
 
 
@@ -83,8 +82,7 @@ async def get_record_writer(
         if len(grants) >= GRANTS_KEPT:
             grants.clear()
         grants[digest] = grant
-    if grant.role not in WRITER_ROLES:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {grant.role!r} cannot write")
+    _writer_role(grant.role)
     return grant
 
 
@@ -106,3 +104,8 @@ def _presented_key(authorization: str | None, x_api_key: str | None) -> str:
             "an API key is required (Authorization: Bearer <key> or X-API-Key)",
         )
     return key
+
+
+def _writer_role(role: str) -> None:
+    if role not in WRITER_ROLES:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {role!r} cannot write")

@@ -62,8 +62,7 @@ def write_group(*, runtime: Runtime, group: list[Submission]) -> list[Outcome]:
 
 
 def _accept(runtime: Runtime, group: list[Submission]) -> list[Outcome]:
-    revoked = RevokedKeyError("the API key was revoked")
-    outcomes: list[Outcome] = [revoked] * len(group)
+    outcomes: list[Outcome] = [RevokedKeyError("the API key was revoked") for _ in group]
     with runtime.session() as session:
         valid = tenants.unrevoked_api_keys(session=session, key_ids={o.key_id for o in group})
         kept = [i for i, submission in enumerate(group) if submission.key_id in valid]

@@ -151,7 +151,7 @@ def _cpu(process: subprocess.Popen[bytes]) -> tuple[float, float]:
     """CPU seconds used so far by the server's own process and by its children."""
     found = psutil.Process(process.pid)
     own = found.cpu_times()
-    children = sum(c.cpu_times().user + c.cpu_times().system for c in found.children())
+    children = sum(sum(c.cpu_times()[:2]) for c in found.children())
     return float(own.user + own.system), float(children)
 
 

@@ -107,7 +107,7 @@ def ingest_files(
             # rebuild would change nothing, so it does not run.
             if staged.count or report.updated:
                 _resolve_pending(session, tenant, report, staged, engine_dir or Path(scratch))
-            refresh_statistics(session)  # the next online batch plans lookups, not scans
+                refresh_statistics(session)  # the next online batch plans lookups, not scans
     report.seconds = round(time.perf_counter() - started, 3)
     _finish_run(session, run, report)
     return report
